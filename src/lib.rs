@@ -1,0 +1,1 @@
+pub use holmes_runtime::*;

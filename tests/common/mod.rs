@@ -1,0 +1,119 @@
+//! Helpers shared by the integration tests: locating scenario binaries, running them
+//! with a deadline, finding dump files and asking `go tool pprof` what they say.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of a scenario binary declared as `[[example]]` in the root `Cargo.toml`.
+/// `cargo test` builds every example before it runs the tests.
+pub fn scenario_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test-binary> -> target/<profile>/examples/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "scenario binary {} not built (run the tests with `cargo test`)",
+        path.display()
+    );
+    path
+}
+
+/// A fresh, empty directory for one test's dumps.
+pub fn fresh_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("holmes-test-{}-{}", test, std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Runs `cmd` to completion, killing it after `deadline`. Returns its output.
+pub fn run_with_deadline(mut cmd: Command, deadline: Duration) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn scenario");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            break;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("wait_with_output")
+}
+
+/// Files in `dir` whose name starts with `prefix` and ends with `suffix`, sorted.
+pub fn files(dir: &Path, prefix: &str, suffix: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    n.starts_with(prefix) && n.ends_with(suffix)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Waits until a file matching `prefix`/`suffix` appears in `dir`.
+pub fn wait_for_file(dir: &Path, prefix: &str, suffix: &str, timeout: Duration) -> Option<PathBuf> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(p) = files(dir, prefix, suffix).into_iter().next() {
+            return Some(p);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// `go tool pprof <args> <file>`; panics with the tool's stderr when it fails.
+pub fn pprof(args: &[&str], file: &Path) -> String {
+    let out = Command::new("go")
+        .args(["tool", "pprof"])
+        .args(args)
+        .arg(file)
+        .env("HOME", std::env::temp_dir())
+        .env("PPROF_TMPDIR", std::env::temp_dir())
+        .output()
+        .expect("`go` not found: install golang-go (see .ci/run)");
+    assert!(
+        out.status.success(),
+        "go tool pprof {:?} {} failed: {}",
+        args,
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The function names of the first `n` rows of `go tool pprof -top` (flat order).
+pub fn pprof_top_functions(file: &Path, extra: &[&str], n: usize) -> Vec<String> {
+    let mut args = vec!["-top", "-nodecount=200"];
+    args.extend_from_slice(extra);
+    let text = pprof(&args, file);
+    text.lines()
+        .skip_while(|l| !l.trim_start().starts_with("flat"))
+        .skip(1)
+        .filter_map(|l| {
+            let name: Vec<&str> = l.split_whitespace().skip(5).collect();
+            (!name.is_empty()).then(|| name.join(" "))
+        })
+        .take(n)
+        .collect()
+}
+
+/// File mode bits (permissions only).
+#[cfg(unix)]
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+}
