@@ -1,1 +1,5 @@
-pub fn x(){}
+pub mod dump {
+    pub mod profile;
+}
+pub mod stack;
+pub mod symbol;
