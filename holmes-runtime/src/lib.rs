@@ -1,5 +1,29 @@
-pub mod dump {
-    pub mod profile;
-}
+//! The runtime of [holmes](https://docs.rs/holmes): a process watches its own CPU,
+//! memory and threads and, when one spikes, captures the matching profile to disk.
+//!
+//! Use it through the `holmes` facade crate. Layout: [`sample`] (metrics and cgroup
+//! limits), [`rule`] (rings and the trigger rule), [`dump`] (the dumper thread, file
+//! writing, profiles), [`stack`] and [`symbol`] (stack capture and symbolization).
+#![warn(missing_docs)]
+
+mod config;
+pub mod dump;
+mod error;
+mod guard;
+pub mod rule;
+pub mod sample;
 pub mod stack;
+mod state;
 pub mod symbol;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use config::{default_dump_dir, Builder, Format, Rule};
+pub use dump::{DumpEvent, DumpKind, TopEntry};
+pub use error::{Error, Result};
+pub use guard::{Guard, Holmes, FLUSH_TIMEOUT};
+pub use rule::{FireReason, Metric};
+pub use sample::limits::{LimitSource, Limits};
+pub use state::{MetricStatus, RuleState, Status};

@@ -7,7 +7,7 @@
 //! allocate and lock, so it must never be called from a signal handler or an allocator.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// One frame of a resolved address. An address inside inlined code resolves to
 /// several frames, innermost first.
@@ -21,10 +21,10 @@ pub struct Frame {
     pub line: Option<u32>,
 }
 
-/// Address-to-frames resolver with a cache. Not `Send`: one per dumper thread.
+/// Address-to-frames resolver with a cache. One per dumper thread; it is `Send`, so it can be built anywhere.
 #[derive(Default)]
 pub struct Symbolizer {
-    cache: HashMap<usize, Rc<[Frame]>>,
+    cache: HashMap<usize, Arc<[Frame]>>,
 }
 
 impl Symbolizer {
@@ -36,7 +36,7 @@ impl Symbolizer {
     /// Resolves `addr`. `is_return_address` is true for every frame but an interrupted
     /// PC: a return address points after the call, so `addr - 1` is looked up to name
     /// the call site.
-    pub fn resolve(&mut self, addr: usize, is_return_address: bool) -> Rc<[Frame]> {
+    pub fn resolve(&mut self, addr: usize, is_return_address: bool) -> Arc<[Frame]> {
         let lookup = if is_return_address {
             addr.saturating_sub(1)
         } else {
@@ -64,7 +64,7 @@ impl Symbolizer {
                 line: None,
             });
         }
-        let frames: Rc<[Frame]> = frames.into();
+        let frames: Arc<[Frame]> = frames.into();
         self.cache.insert(lookup, frames.clone());
         frames
     }
@@ -96,6 +96,6 @@ mod tests {
         );
         assert_eq!(s.cached(), 1);
         let again = s.resolve(addr + 1, false);
-        assert!(Rc::ptr_eq(&f, &again));
+        assert!(Arc::ptr_eq(&f, &again));
     }
 }

@@ -1,0 +1,350 @@
+//! Configuration: [`Rule`], [`Format`] and the [`Builder`] that starts holmes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::rule::Metric;
+
+/// A trigger rule: `(min, diff, abs)` in the Go library's order, plus `max` for count
+/// rules and an optional per-rule cooldown.
+///
+/// After the warm-up (the ring of recent samples is full), a sample `cur` fires a dump when
+/// `cur >= min` and either `cur > abs`, or `cur >= avg × (100 + diff) / 100` where `avg` is
+/// the mean of the ring *including* `cur`. For count rules a non-zero `max` skips dumping
+/// when `cur >= max` (too many threads or tasks to dump cheaply).
+///
+/// ```
+/// use std::time::Duration;
+/// let rule = holmes::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30));
+/// assert_eq!(rule.abs(), 80);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[must_use]
+pub struct Rule {
+    pub(crate) min: u64,
+    pub(crate) diff: u64,
+    pub(crate) abs: u64,
+    pub(crate) max: u64,
+    pub(crate) cooldown: Option<Duration>,
+}
+
+impl Rule {
+    /// A rule with the Go library's `(min, diff, abs)` arguments: fire only at or above
+    /// `min`; fire when the value exceeds `abs`; or fire when it is `diff` percent above
+    /// the recent average.
+    pub const fn new(min: u64, diff: u64, abs: u64) -> Rule {
+        Rule {
+            min,
+            diff,
+            abs,
+            max: 0,
+            cooldown: None,
+        }
+    }
+
+    /// The minimum below which the rule never fires.
+    pub const fn min(&self) -> u64 {
+        self.min
+    }
+
+    /// The percentage above the recent average that fires.
+    pub const fn diff(&self) -> u64 {
+        self.diff
+    }
+
+    /// The absolute value above which the rule fires.
+    pub const fn abs(&self) -> u64 {
+        self.abs
+    }
+
+    /// The per-rule cooldown, if set (otherwise the builder's default applies).
+    pub const fn cooldown_override(&self) -> Option<Duration> {
+        self.cooldown
+    }
+
+    /// How long the rule stays quiet after a dump. Overrides [`Builder::cooldown`].
+    pub const fn cooldown(mut self, cooldown: Duration) -> Rule {
+        self.cooldown = Some(cooldown);
+        self
+    }
+
+    /// Validates the rule for `kind`; `percent` rules are capped at 100.
+    pub(crate) fn validate(&self, kind: Metric) -> Result<()> {
+        let name = kind.name();
+        if self.diff == 0 {
+            return Err(Error::Config(format!(
+                "{name} rule: diff must be above 0 (it is the percentage above the average that fires)"
+            )));
+        }
+        if self.min > self.abs {
+            return Err(Error::Config(format!(
+                "{name} rule: min ({}) is above abs ({}), so the rule could never fire on abs",
+                self.min, self.abs
+            )));
+        }
+        if kind.is_percent() && self.abs > 100 {
+            return Err(Error::Config(format!(
+                "{name} rule: abs ({}) is a percentage and cannot be above 100",
+                self.abs
+            )));
+        }
+        if self.max != 0 && self.max <= self.abs {
+            return Err(Error::Config(format!(
+                "{name} rule: max ({}) must be above abs ({})",
+                self.max, self.abs
+            )));
+        }
+        if self.cooldown == Some(Duration::ZERO) {
+            return Err(Error::Config(format!(
+                "{name} rule: cooldown must not be zero"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An output format of a dump. By default every format is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// Gzipped pprof protobuf (`.pb.gz`), for `go tool pprof` and Pyroscope.
+    Pprof,
+    /// A text report: the dump's reason and a top-N table (`.txt`).
+    Text,
+    /// A flamegraph (`.svg`), for a browser.
+    Svg,
+}
+
+impl Format {
+    /// Every format, in the order they are written.
+    pub const ALL: [Format; 3] = [Format::Pprof, Format::Text, Format::Svg];
+
+    /// The file extension written for this format.
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Format::Pprof => "pb.gz",
+            Format::Text => "txt",
+            Format::Svg => "svg",
+        }
+    }
+}
+
+/// Where dumps go when [`Builder::dump_dir`] is not set: `<temp dir>/holmes`.
+pub fn default_dump_dir() -> PathBuf {
+    std::env::temp_dir().join("holmes")
+}
+
+/// Configures and starts holmes. Create it with [`crate::Holmes::builder`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// # fn main() -> Result<(), holmes::Error> {
+/// let guard = holmes::Holmes::builder()
+///     .interval(Duration::from_secs(2))
+///     .dump_dir("/var/tmp/holmes")
+///     .cooldown(Duration::from_secs(60))
+///     .cpu(holmes::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30)))
+///     .cpu_profile_duration(Duration::from_secs(5))
+///     .start()?;
+/// // … the service runs; dropping the guard stops holmes.
+/// drop(guard);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a Builder does nothing until .start() is called"]
+pub struct Builder {
+    pub(crate) interval: Duration,
+    pub(crate) dump_dir: PathBuf,
+    pub(crate) cooldown: Duration,
+    pub(crate) rules: [Option<Rule>; Metric::COUNT],
+    pub(crate) cpu_profile_duration: Duration,
+    pub(crate) cpu_max: u64,
+    pub(crate) memory_limit: Option<u64>,
+    pub(crate) cpu_cores: Option<f64>,
+    pub(crate) formats: Vec<Format>,
+    pub(crate) ring_size: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            interval: Duration::from_secs(5),
+            dump_dir: default_dump_dir(),
+            cooldown: Duration::from_secs(60),
+            rules: [None; Metric::COUNT],
+            cpu_profile_duration: Duration::from_secs(5),
+            cpu_max: 0,
+            memory_limit: None,
+            cpu_cores: None,
+            formats: Format::ALL.to_vec(),
+            ring_size: 10,
+        }
+    }
+}
+
+impl Builder {
+    /// How often the process's metrics are sampled and the rules checked. Default 5 s.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Where dump files are written. Default `<temp dir>/holmes`. Created with mode
+    /// 0700 when missing; files are written with mode 0600.
+    pub fn dump_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dump_dir = dir.into();
+        self
+    }
+
+    /// The cooldown of every rule that does not set its own: after a dump, the rule stays
+    /// quiet this long. Default 1 min.
+    pub fn cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// The CPU rule, on the process's CPU usage as a percentage of the available cores
+    /// (100 = every core busy). Its dump is a CPU profile of
+    /// [`cpu_profile_duration`](Self::cpu_profile_duration). The Go library's default is
+    /// `Rule::new(10, 25, 70)`.
+    pub fn cpu(mut self, rule: Rule) -> Self {
+        self.rules[Metric::Cpu as usize] = Some(rule);
+        self
+    }
+
+    /// How long a CPU profile records. Default 5 s.
+    pub fn cpu_profile_duration(mut self, duration: Duration) -> Self {
+        self.cpu_profile_duration = duration;
+        self
+    }
+
+    /// Skip every dump while the process's CPU % is at or above `percent` (dumping costs
+    /// CPU). 0, the default, disables the check.
+    pub fn cpu_max(mut self, percent: u64) -> Self {
+        self.cpu_max = percent;
+        self
+    }
+
+    /// The memory limit in bytes that memory percentages refer to, instead of the
+    /// detected one (cgroup limit, else the host's total memory).
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// The number of cores that CPU percentages refer to, instead of the detected one
+    /// (cgroup CPU quota, else the CPUs this process may run on).
+    pub fn cpu_cores(mut self, cores: f64) -> Self {
+        self.cpu_cores = Some(cores);
+        self
+    }
+
+    /// Which files each dump writes. Default: every [`Format`].
+    pub fn formats(mut self, formats: impl IntoIterator<Item = Format>) -> Self {
+        let mut v: Vec<Format> = Vec::new();
+        for f in formats {
+            if !v.contains(&f) {
+                v.push(f);
+            }
+        }
+        self.formats = v;
+        self
+    }
+
+    /// How many recent samples each metric keeps for the average (and the warm-up
+    /// length). Default 10, as in the Go library.
+    pub fn ring_size(mut self, samples: usize) -> Self {
+        self.ring_size = samples;
+        self
+    }
+
+    /// Checks every value; `start` calls it.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.interval.is_zero() {
+            return Err(Error::Config("interval must not be zero".into()));
+        }
+        if self.cooldown.is_zero() {
+            return Err(Error::Config("cooldown must not be zero".into()));
+        }
+        if self.cpu_profile_duration.is_zero() {
+            return Err(Error::Config(
+                "cpu_profile_duration must not be zero".into(),
+            ));
+        }
+        if self.cpu_max > 100 {
+            return Err(Error::Config(format!(
+                "cpu_max ({}) is a percentage and cannot be above 100",
+                self.cpu_max
+            )));
+        }
+        if self.memory_limit == Some(0) {
+            return Err(Error::Config("memory_limit must not be zero".into()));
+        }
+        if let Some(c) = self.cpu_cores {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(Error::Config(format!(
+                    "cpu_cores ({c}) must be a positive number"
+                )));
+            }
+        }
+        if self.formats.is_empty() {
+            return Err(Error::Config(
+                "formats must name at least one format".into(),
+            ));
+        }
+        if !(1..=1024).contains(&self.ring_size) {
+            return Err(Error::Config(format!(
+                "ring_size ({}) must be between 1 and 1024",
+                self.ring_size
+            )));
+        }
+        for kind in Metric::ALL {
+            if let Some(rule) = &self.rules[kind as usize] {
+                rule.validate(kind)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts holmes: validates the configuration, prepares the dump directory and
+    /// spawns the `holmes-sampler` and `holmes-dumper` threads.
+    ///
+    /// Fails on a bad configuration, a dump directory that cannot be created or
+    /// written, or when holmes already runs in this process.
+    pub fn start(self) -> Result<crate::Guard> {
+        crate::guard::start(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(b: Builder) -> String {
+        b.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn rejects_bad_configurations() {
+        let b = Builder::default;
+        assert!(err(b().cpu(Rule::new(90, 25, 80))).contains("min (90) is above abs (80)"));
+        assert!(err(b().cpu(Rule::new(10, 25, 180))).contains("cannot be above 100"));
+        assert!(err(b().cpu(Rule::new(10, 0, 80))).contains("diff must be above 0"));
+        assert!(err(b().interval(Duration::ZERO)).contains("interval must not be zero"));
+        assert!(err(b().cpu_max(101)).contains("cpu_max"));
+        assert!(err(b().cpu_cores(0.0)).contains("cpu_cores"));
+        assert!(err(b().cpu_cores(f64::NAN)).contains("cpu_cores"));
+        assert!(err(b().memory_limit(0)).contains("memory_limit"));
+        assert!(err(b().formats([])).contains("formats"));
+        assert!(err(b().ring_size(0)).contains("ring_size"));
+        assert!(err(b().cpu(Rule::new(1, 1, 2).cooldown(Duration::ZERO))).contains("cooldown"));
+        assert!(b().cpu(Rule::new(10, 25, 80)).validate().is_ok());
+    }
+
+    #[test]
+    fn formats_deduplicate() {
+        let b = Builder::default().formats([Format::Svg, Format::Svg, Format::Pprof]);
+        assert_eq!(b.formats, vec![Format::Svg, Format::Pprof]);
+    }
+}

@@ -1,0 +1,307 @@
+//! The dumper: the `holmes-dumper` thread, what a dump is ([`DumpEvent`]), and how its
+//! files are written.
+//!
+//! The sampler hands triggers over a bounded channel with `try_send` and never waits;
+//! the dumper captures the matching profile (one CPU capture at a time: CPU profiling is
+//! process-wide), symbolizes it with a cached symbolizer, writes the files and logs the
+//! event at warn level under target `holmes`.
+
+#[cfg(unix)]
+pub mod cpu;
+pub mod profile;
+pub mod writer;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crossbeam_channel::Receiver;
+
+use crate::config::{Format, Rule};
+use crate::rule::{FireReason, Metric};
+use crate::state::Shared;
+use crate::symbol::Symbolizer;
+pub use profile::TopEntry;
+use writer::DumpWriter;
+
+/// What a dump captured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DumpKind {
+    /// A CPU profile.
+    Cpu,
+}
+
+impl DumpKind {
+    /// The file name prefix and profile name (`cpu`, …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            DumpKind::Cpu => "cpu",
+        }
+    }
+
+    /// The dump a rule on `metric` takes.
+    pub(crate) fn for_metric(metric: Metric) -> Option<DumpKind> {
+        match metric {
+            Metric::Cpu => Some(DumpKind::Cpu),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DumpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One dump: why it was taken and what it wrote. Logged at warn level (target
+/// `holmes`) and kept as the rule's last dump in [`crate::Status`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DumpEvent {
+    /// Identifier, unique within the process run.
+    pub id: u64,
+    /// What was captured.
+    pub kind: DumpKind,
+    /// The rule that fired.
+    pub metric: Metric,
+    /// Why it fired.
+    pub reason: FireReason,
+    /// The metric's value when it fired.
+    pub value: f64,
+    /// The average of the ring (including `value`).
+    pub average: f64,
+    /// The ring, oldest first.
+    pub ring: Vec<f64>,
+    /// The rule's configuration.
+    pub rule: Rule,
+    /// When the rule fired.
+    pub time: SystemTime,
+    /// How long the capture took (the CPU profile's length for CPU dumps).
+    pub capture_duration: Duration,
+    /// For CPU dumps: the CPU % the process used *during* the capture. Much lower than
+    /// `value` means the spike ended before the capture could see it.
+    pub capture_cpu_percent: Option<f64>,
+    /// The heaviest functions of the profile (flat order).
+    pub top: Vec<TopEntry>,
+    /// The files written.
+    pub files: Vec<PathBuf>,
+    /// Set when the capture or a file write failed (the event is still reported).
+    pub error: Option<String>,
+}
+
+impl fmt::Display for DumpEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[holmes] dump {} #{}: {} rule ({}, {}, {}) fired, reason: {}, current: {:.1}, average: {:.1}",
+            self.kind,
+            self.id,
+            self.metric,
+            self.rule.min,
+            self.rule.diff,
+            self.rule.abs,
+            self.reason,
+            self.value,
+            self.average
+        )?;
+        if let Some(c) = self.capture_cpu_percent {
+            write!(f, ", cpu during capture: {c:.1}%")?;
+        }
+        if let Some(t) = self.top.first() {
+            write!(f, ", top: {}", t.name)?;
+        }
+        if let Some(e) = &self.error {
+            write!(f, ", error: {e}")?;
+        }
+        if !self.files.is_empty() {
+            let names: Vec<String> = self.files.iter().map(|p| p.display().to_string()).collect();
+            write!(f, ", files: {}", names.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A trigger from the sampler.
+#[derive(Clone, Debug)]
+pub(crate) struct Trigger {
+    pub id: u64,
+    pub metric: Metric,
+    pub reason: FireReason,
+    pub value: f64,
+    pub average: f64,
+    pub ring: Vec<f64>,
+    pub rule: Rule,
+    pub time: SystemTime,
+}
+
+/// What the dumper is asked to do.
+pub(crate) enum Task {
+    Dump(Trigger),
+}
+
+/// Everything the dumper thread owns.
+pub(crate) struct Dumper {
+    pub writer: DumpWriter,
+    pub formats: Vec<Format>,
+    pub cpu_profile_duration: Duration,
+    pub cores: f64,
+    pub shared: Arc<Shared>,
+    pub shutdown: Receiver<()>,
+    #[allow(dead_code)] // symbolizes heap and thread dumps
+    pub sym: Symbolizer,
+}
+
+/// A profile and how to present it.
+struct Captured {
+    profile: pprof::protos::Profile,
+    duration: Duration,
+    cpu_percent: Option<f64>,
+}
+
+impl Dumper {
+    /// The thread body: warm up, then serve tasks until the channel closes or shutdown.
+    pub fn run(mut self, tasks: Receiver<Task>) {
+        #[cfg(unix)]
+        cpu::warm_up();
+        loop {
+            crossbeam_channel::select! {
+                recv(tasks) -> t => match t {
+                    Ok(Task::Dump(trigger)) => self.dump(trigger),
+                    Err(_) => break,
+                },
+                recv(self.shutdown) -> _ => break,
+            }
+        }
+    }
+
+    fn dump(&mut self, t: Trigger) {
+        let Some(kind) = DumpKind::for_metric(t.metric) else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        let captured = self.capture(kind);
+        let mut event = DumpEvent {
+            id: t.id,
+            kind,
+            metric: t.metric,
+            reason: t.reason,
+            value: t.value,
+            average: t.average,
+            ring: t.ring,
+            rule: t.rule,
+            time: t.time,
+            capture_duration: started.elapsed(),
+            capture_cpu_percent: None,
+            top: Vec::new(),
+            files: Vec::new(),
+            error: None,
+        };
+        match captured {
+            Ok(c) => {
+                event.capture_duration = c.duration;
+                event.capture_cpu_percent = c.cpu_percent;
+                event.top = profile::top(&c.profile, 10).0;
+                self.write_files(&mut event, &c.profile);
+            }
+            Err(e) => event.error = Some(e),
+        }
+        if event.error.is_some() {
+            self.shared.counters.dump_failures.inc();
+        } else {
+            self.shared.counters.dumps.inc();
+        }
+        log::warn!(target: "holmes", "{event}");
+        self.shared.record_dump(event);
+    }
+
+    fn capture(&mut self, kind: DumpKind) -> Result<Captured, String> {
+        match kind {
+            DumpKind::Cpu => {
+                #[cfg(unix)]
+                {
+                    let c = cpu::capture(self.cpu_profile_duration, &self.shutdown)?;
+                    Ok(Captured {
+                        cpu_percent: Some(crate::sample::cpu_percent(
+                            Duration::ZERO,
+                            c.cpu_time,
+                            c.duration,
+                            self.cores,
+                        )),
+                        duration: c.duration,
+                        profile: c.profile,
+                    })
+                }
+                #[cfg(not(unix))]
+                {
+                    Err("CPU profiles are unsupported on this platform".into())
+                }
+            }
+        }
+    }
+
+    fn write_files(&mut self, event: &mut DumpEvent, p: &pprof::protos::Profile) {
+        let stem = writer::file_stem(event.kind.name(), event.time);
+        let mut errors = Vec::new();
+        for &format in &self.formats {
+            let name = format!("{stem}.{}", format.extension());
+            let bytes = match format {
+                Format::Pprof => profile::to_pprof_gz(p).map_err(|e| e.to_string()),
+                Format::Text => Ok(profile::to_text(p, &text_header(event), 30).into_bytes()),
+                Format::Svg => profile::to_svg(p, &svg_title(event)),
+            };
+            match bytes.and_then(|b| self.writer.write(&name, &b).map_err(|e| e.to_string())) {
+                Ok(path) => event.files.push(path),
+                Err(e) => errors.push(format!("{name}: {e}")),
+            }
+        }
+        if !errors.is_empty() {
+            self.shared.counters.write_failures.inc();
+            event.error = Some(format!("writing failed: {}", errors.join("; ")));
+        }
+    }
+}
+
+fn svg_title(e: &DumpEvent) -> String {
+    format!(
+        "holmes {} dump #{}: {} {:.1} ({}), {}",
+        e.kind,
+        e.id,
+        e.metric,
+        e.value,
+        e.reason,
+        humantime::format_rfc3339_seconds(e.time)
+    )
+}
+
+fn text_header(e: &DumpEvent) -> String {
+    let mut h = format!(
+        "holmes {} dump #{} at {}\nrule: {} (min {}, diff {}, abs {}{})\nreason: {}\ncurrent: {:.2}, average: {:.2}, previous: {:?}\n",
+        e.kind,
+        e.id,
+        humantime::format_rfc3339_millis(e.time),
+        e.metric,
+        e.rule.min,
+        e.rule.diff,
+        e.rule.abs,
+        if e.rule.max != 0 { format!(", max {}", e.rule.max) } else { String::new() },
+        e.reason,
+        e.value,
+        e.average,
+        e.ring.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>(),
+    );
+    if let Some(c) = e.capture_cpu_percent {
+        h.push_str(&format!(
+            "capture: {:.2?}, cpu during capture: {c:.1}%{}\n",
+            e.capture_duration,
+            if c * 2.0 < e.value {
+                " (much lower than at the trigger: the spike may have ended before the capture)"
+            } else {
+                ""
+            }
+        ));
+    }
+    h
+}

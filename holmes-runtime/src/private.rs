@@ -1,0 +1,28 @@
+//! Support for the code `#[holmes::watch]` generates. Not a public API.
+
+pub use std::time::Duration;
+
+use crate::{Builder, Guard};
+
+/// What the generated code does when holmes cannot start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// Log at error level (target `holmes`) and run the program without holmes.
+    Log,
+    /// Panic with the error.
+    Panic,
+}
+
+/// Starts holmes for the attributed function.
+pub fn start(builder: Builder, on_error: OnError) -> Option<Guard> {
+    match builder.start() {
+        Ok(g) => Some(g),
+        Err(e) => match on_error {
+            OnError::Log => {
+                log::error!(target: "holmes", "holmes did not start, the program runs without it: {e}");
+                None
+            }
+            OnError::Panic => panic!("holmes did not start: {e}"),
+        },
+    }
+}
