@@ -6,6 +6,7 @@
 //! writing, profiles), [`stack`] and [`symbol`] (stack capture and symbolization).
 #![warn(missing_docs)]
 
+pub mod alloc;
 mod config;
 pub mod dump;
 mod error;

@@ -1,0 +1,387 @@
+//! The sampling allocator: [`Allocator`] wraps any [`GlobalAlloc`] and samples the
+//! allocations that go through it the way Go's runtime does, so holmes can write a
+//! heap profile (`alloc_objects`, `alloc_space`, `inuse_objects`, `inuse_space`) and
+//! catch a heap spike at its peak.
+//!
+//! ```
+//! #[global_allocator]
+//! static ALLOC: holmes_runtime::alloc::Allocator = holmes_runtime::alloc::Allocator::system();
+//!
+//! fn main() {
+//!     let v = vec![0u8; 1 << 20];
+//!     let stats = holmes_runtime::alloc::stats();
+//!     assert!(stats.installed);
+//!     drop(v);
+//! }
+//! ```
+//!
+//! To profile another allocator, wrap it (the same works for `mimalloc::MiMalloc`):
+//!
+//! ```text
+//! #[global_allocator]
+//! static ALLOC: holmes::Allocator<tikv_jemallocator::Jemalloc> =
+//!     holmes::Allocator::new(tikv_jemallocator::Jemalloc);
+//! ```
+//!
+//! # Sampling
+//! As in Go: every thread keeps a byte countdown drawn from an exponential distribution
+//! with mean [`sample_rate`] (default 512 KiB, [`set_sample_rate`]). Each allocation
+//! subtracts its size; the allocation that takes the countdown to zero is sampled and a
+//! new countdown is drawn. An allocation of `size` bytes is then sampled with
+//! probability `1 − e^(−size/rate)`, and each sample is weighted by the inverse of that
+//! probability (Go's unbiasing) when estimates and profiles are computed. A sample
+//! records the size and the frame-pointer stack of the allocating thread; the free (or
+//! `realloc`) of a sampled block is matched, so `inuse_*` is what is still live.
+//! `realloc` counts as a free of the old block and an allocation of the new size.
+//!
+//! # Hot path rules
+//! This module runs inside every allocation of the process, in any thread, including
+//! threads being torn down. Like pprof-rs's "Signal Safety" section, these are the
+//! rules it keeps, and why:
+//!
+//! - **Common allocation** = one thread-local countdown load, compare and store. The
+//!   thread-locals are const-initialised `Cell`s without destructors: accessing them
+//!   never allocates and never registers a TLS destructor; if TLS is unavailable the
+//!   allocation is simply not sampled.
+//! - **Common free** = one relaxed load of a byte in a 64 KiB counting filter indexed by
+//!   a hash of the pointer. Zero means "not sampled" — no shared write, no lock, no
+//!   global counter. Only when the counter is non-zero (the block is sampled, or shares
+//!   the counter with a live sample: with `n` live samples, about `n / 65536` of frees)
+//!   are the 16 keys of its window in the live table scanned read-only; only a sampled
+//!   free writes (one CAS to clear its key, counter updates).
+//!
+//!   *Why this design*: a free must be classified without knowing whether the block was
+//!   sampled, and without a header (the wrapped allocator's block layout is not ours to
+//!   change). Serving sampled blocks from a dedicated address range would make the test
+//!   a compare, but would take them away from the wrapped allocator (different
+//!   fragmentation, page-granular small blocks) and need a second allocator inside
+//!   this one. A hash table alone costs a likely cache miss per free (1 MiB of keys);
+//!   the filter in front keeps the common case in one L1/L2 byte.
+//! - **Sampling path** (once per ~512 KiB per thread): walks frame pointers
+//!   ([`crate::stack::capture_current`], allocation-free), then updates fixed tables in
+//!   `static`s with atomics. It never calls the global allocator, takes no lock (so no
+//!   thread can hold anything another allocating thread waits for), and a thread-local
+//!   re-entrancy guard makes any nested allocation bypass sampling.
+//! - **Bounded memory**: at most [`MAX_LIVE`] (64 Ki) live samples and
+//!   [`MAX_BUCKETS`] (16 Ki) distinct stacks, in ~15 MiB of zero-initialised address
+//!   space of which only touched pages become resident. A sample that finds no room is
+//!   counted ([`HeapStats::dropped_samples`], [`HeapStats::dropped_stacks`]).
+//! - **Peak trigger**: a relaxed load on the sampling path; firing is one CAS and a
+//!   futex wake (see [`set_trigger`]).
+//!
+//! Everything that may allocate or block — copying the tables ([`snapshot`]),
+//! symbolizing, encoding — runs on holmes threads, never inside the allocator.
+//!
+//! # Platforms
+//! Stacks are captured on Linux x86_64 and aarch64 (frame pointers; build with
+//! `-C force-frame-pointers=yes`). Elsewhere the allocator compiles and samples, but
+//! stacks are empty, so profiles have sizes without call sites.
+//!
+//! Rate changes take effect at once in the thread that calls [`set_sample_rate`] and in
+//! threads started later; other threads switch at their next sample point (after, on
+//! average, the old rate's worth of bytes).
+
+mod buckets;
+mod sampler;
+mod snapshot;
+mod table;
+mod trigger;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::stack::{self, Stack};
+
+pub use buckets::MAX_BUCKETS;
+pub use sampler::{weight, DEFAULT_SAMPLE_RATE};
+pub use snapshot::{snapshot, snapshot_peak, HeapEntry, HeapSnapshot};
+pub use table::MAX_LIVE;
+pub use trigger::DISARMED;
+
+/// Sum of the unbiased byte estimates of the live samples.
+static LIVE_EST: AtomicU64 = AtomicU64::new(0);
+static TOTAL_SAMPLED: AtomicU64 = AtomicU64::new(0);
+static SAMPLED_FREES: AtomicU64 = AtomicU64::new(0);
+static DROPPED_SAMPLES: AtomicU64 = AtomicU64::new(0);
+
+/// A [`GlobalAlloc`] that forwards to `A` and samples allocations for heap profiles.
+///
+/// See the [module documentation](self) for how sampling works and what it costs.
+///
+/// ```
+/// use holmes_runtime::alloc::Allocator;
+///
+/// #[global_allocator]
+/// static ALLOC: Allocator = Allocator::system();
+/// # fn main() {}
+/// ```
+///
+/// Wrapping another allocator (here shown as text; any `GlobalAlloc` works):
+///
+/// ```text
+/// #[global_allocator]
+/// static ALLOC: Allocator<mimalloc::MiMalloc> = Allocator::new(mimalloc::MiMalloc);
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Allocator<A: GlobalAlloc = System> {
+    inner: A,
+}
+
+impl Allocator<System> {
+    /// The wrapper around the system allocator (`malloc`/`free`).
+    pub const fn system() -> Allocator<System> {
+        Allocator { inner: System }
+    }
+}
+
+impl<A: GlobalAlloc> Allocator<A> {
+    /// A sampling wrapper around `inner`.
+    ///
+    /// ```
+    /// use std::alloc::System;
+    /// use holmes_runtime::alloc::Allocator;
+    ///
+    /// #[global_allocator]
+    /// static ALLOC: Allocator<System> = Allocator::new(System);
+    /// # fn main() {}
+    /// ```
+    pub const fn new(inner: A) -> Allocator<A> {
+        Allocator { inner }
+    }
+
+    /// The wrapped allocator.
+    pub const fn inner(&self) -> &A {
+        &self.inner
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        let rate = sampler::expired(layout.size());
+        // SAFETY: forwarded unchanged from our caller's contract.
+        let p = unsafe {
+            if zeroed {
+                self.inner.alloc_zeroed(layout)
+            } else {
+                self.inner.alloc(layout)
+            }
+        };
+        if let Some(rate) = rate {
+            record(p, layout.size(), rate);
+        }
+        p
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn realloc_slow(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+        new_size: usize,
+        old: Option<table::Record>,
+        expired: bool,
+    ) -> *mut u8 {
+        let rate = if expired {
+            sampler::expired(new_size)
+        } else {
+            None
+        };
+        // SAFETY: forwarded unchanged from our caller's contract.
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if p.is_null() {
+            // The old block is still live: put its sample back.
+            if let Some(rec) = old {
+                restore(ptr, &rec);
+            }
+            return p;
+        }
+        if let Some(rate) = rate {
+            record(p, new_size, rate);
+        }
+        p
+    }
+}
+
+/// Records a sampled allocation of `size` bytes at `p`.
+#[inline(never)]
+fn record(p: *mut u8, size: usize, rate: u64) {
+    if p.is_null() || size == 0 {
+        // A failed allocation holds nothing; a zero-size block holds no memory and an
+        // allocator may hand the same address out several times.
+        return;
+    }
+    sampler::guarded(|| {
+        let mut st = Stack::empty();
+        stack::capture_current(&mut st);
+        // Our own frame (`record`'s caller is always the `*_slow` function of the
+        // wrapper: both are `inline(never)`). The rest of the allocation path is
+        // trimmed by name when the profile is written.
+        st.skip(1);
+        let size = size as u64;
+        let w = weight(size, rate);
+        let est_count = (w * sampler::COUNT_ONE as f64).round() as u64;
+        let est_bytes = (w * size as f64).round() as u64;
+        let bucket = buckets::find_or_insert(&st);
+        buckets::add(bucket, size, est_count, est_bytes);
+        TOTAL_SAMPLED.fetch_add(1, Ordering::Relaxed);
+        let rec = table::Record {
+            size,
+            bucket,
+            est_count,
+            est_bytes,
+        };
+        if table::insert(p, &rec) {
+            let live = LIVE_EST.fetch_add(est_bytes, Ordering::Relaxed) + est_bytes;
+            trigger::check(live);
+        } else {
+            DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+}
+
+/// Puts back the record of a block whose `realloc` failed.
+fn restore(p: *mut u8, rec: &table::Record) {
+    if table::insert(p, rec) {
+        LIVE_EST.fetch_add(rec.est_bytes, Ordering::Relaxed);
+        SAMPLED_FREES.fetch_sub(1, Ordering::Relaxed);
+    } else {
+        DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A block whose filter counter is non-zero is being freed: removes its sample if it
+/// is one.
+#[cold]
+#[inline(never)]
+fn free_slow(p: *mut u8) -> Option<table::Record> {
+    let rec = table::remove(p)?;
+    LIVE_EST.fetch_sub(rec.est_bytes, Ordering::Relaxed);
+    SAMPLED_FREES.fetch_add(1, Ordering::Relaxed);
+    Some(rec)
+}
+
+// SAFETY: every method forwards to `inner` with the caller's arguments unchanged and
+// returns its result unchanged; the bookkeeping around it never touches the block.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if sampler::take(layout.size()) {
+            // SAFETY: same contract as ours.
+            return unsafe { self.alloc_slow(layout, false) };
+        }
+        // SAFETY: same contract as ours.
+        unsafe { self.inner.alloc(layout) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if sampler::take(layout.size()) {
+            // SAFETY: same contract as ours.
+            return unsafe { self.alloc_slow(layout, true) };
+        }
+        // SAFETY: same contract as ours.
+        unsafe { self.inner.alloc_zeroed(layout) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if table::maybe_sampled(ptr) {
+            free_slow(ptr);
+        }
+        // SAFETY: same contract as ours; the sample (if any) was removed first, so the
+        // address can be reused by another thread at once.
+        unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // Remove the old sample before the block can move and its address be reused.
+        let old = if table::maybe_sampled(ptr) {
+            free_slow(ptr)
+        } else {
+            None
+        };
+        let expired = sampler::take(new_size);
+        if old.is_none() && !expired {
+            // SAFETY: same contract as ours.
+            return unsafe { self.inner.realloc(ptr, layout, new_size) };
+        }
+        // SAFETY: same contract as ours.
+        unsafe { self.realloc_slow(ptr, layout, new_size, old, expired) }
+    }
+}
+
+/// Sets the mean number of bytes between samples: 0 turns sampling off, 1 samples
+/// every allocation (tests), the default is [`DEFAULT_SAMPLE_RATE`] (512 KiB, Go's).
+///
+/// Takes effect at once in the calling thread and in threads started later; other
+/// threads switch at their next sample point.
+pub fn set_sample_rate(bytes: u64) {
+    sampler::SAMPLE_RATE.store(bytes, Ordering::Relaxed);
+    sampler::reset_current_thread();
+}
+
+/// The current mean number of bytes between samples (0 = off).
+pub fn sample_rate() -> u64 {
+    sampler::SAMPLE_RATE.load(Ordering::Relaxed)
+}
+
+/// Arms the one-shot peak trigger: the first sampled allocation after which the
+/// unbiased live-heap estimate exceeds `threshold_bytes` disarms it and wakes the
+/// thread blocked in [`wait_trigger`]. [`DISARMED`] (`u64::MAX`) disarms it. Arming
+/// clears a fire that was not consumed yet.
+pub fn set_trigger(threshold_bytes: u64) {
+    trigger::arm(threshold_bytes);
+}
+
+/// Blocks the calling (holmes) thread until the trigger fires or `timeout` passes.
+/// Returns the live-heap estimate at the moment it fired. The allocating thread that
+/// fires it only does a CAS and a futex wake; it never waits for this thread.
+pub fn wait_trigger(timeout: Duration) -> Option<u64> {
+    trigger::wait(timeout)
+}
+
+/// Counters of the sampling allocator (all process-wide).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeapStats {
+    /// True once an allocation went through [`Allocator`]: false means it is not the
+    /// global allocator and heap profiles would be empty.
+    pub installed: bool,
+    /// Mean bytes between samples (0 = off).
+    pub sample_rate: u64,
+    /// Unbiased estimate of the live heap, from the live samples.
+    pub live_bytes_estimate: u64,
+    /// Samples currently live (at most [`MAX_LIVE`]).
+    pub live_samples: u64,
+    /// Allocations sampled since the start.
+    pub total_sampled_allocs: u64,
+    /// Frees (and reallocs) of sampled blocks since the start.
+    pub sampled_frees: u64,
+    /// Samples not recorded as live because the live table was full.
+    pub dropped_samples: u64,
+    /// Distinct stacks recorded (at most [`MAX_BUCKETS`]).
+    pub stack_buckets: u64,
+    /// Samples charged to the overflow bucket because the stack table was full.
+    pub dropped_stacks: u64,
+    /// The armed trigger threshold, [`DISARMED`] when none.
+    pub trigger_threshold: u64,
+}
+
+/// The allocator's counters.
+pub fn stats() -> HeapStats {
+    HeapStats {
+        installed: sampler::INSTALLED.load(Ordering::Relaxed),
+        sample_rate: sample_rate(),
+        live_bytes_estimate: LIVE_EST.load(Ordering::Relaxed),
+        live_samples: table::live(),
+        total_sampled_allocs: TOTAL_SAMPLED.load(Ordering::Relaxed),
+        sampled_frees: SAMPLED_FREES.load(Ordering::Relaxed),
+        dropped_samples: DROPPED_SAMPLES.load(Ordering::Relaxed),
+        stack_buckets: buckets::used(),
+        dropped_stacks: buckets::dropped(),
+        trigger_threshold: trigger::threshold(),
+    }
+}

@@ -1,0 +1,253 @@
+//! The per-thread sampling decision: a byte countdown drawn from an exponential
+//! distribution, exactly as Go's `mcache.nextSample`, and Go's unbiasing weight.
+//!
+//! Every item here runs inside `GlobalAlloc`: thread-locals are const-initialised
+//! `Cell`s without destructors (no allocation on first access, no TLS destructor, still
+//! readable while the thread is torn down), the PRNG is a 64-bit xorshift, `ln`/`exp_m1`
+//! come from libm and do not allocate.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Go's `runtime.MemProfileRate` default: one sample per 512 KiB allocated, on average.
+pub const DEFAULT_SAMPLE_RATE: u64 = 512 * 1024;
+
+/// Mean bytes between samples; 0 = off, 1 = every allocation.
+pub(crate) static SAMPLE_RATE: AtomicU64 = AtomicU64::new(DEFAULT_SAMPLE_RATE);
+
+/// Set on the first allocation that went through the wrapper (see `HeapStats::installed`).
+pub(crate) static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// While sampling is off, a thread rechecks the rate after this many bytes.
+const OFF_RECHECK: u64 = 16 << 20;
+
+/// Seeds the per-thread PRNGs apart from each other.
+static SEED: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+
+thread_local! {
+    /// Bytes this thread may still allocate before the next sample. 0 on a new thread,
+    /// so its first allocation takes the slow path and draws a real countdown.
+    static COUNTDOWN: Cell<u64> = const { Cell::new(0) };
+    /// xorshift64 state; 0 = not seeded yet.
+    static RNG: Cell<u64> = const { Cell::new(0) };
+    /// True when `COUNTDOWN` was drawn from a non-zero rate (false: fresh thread, just
+    /// reset by `set_sample_rate`, or sampling off).
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    /// Re-entrancy guard: set while this thread records a sample.
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The hot path: charges `size` bytes to this thread's countdown. Returns true when the
+/// countdown ran out (the caller then asks [`expired`] whether to sample). One
+/// thread-local load, compare and store; never touches shared memory.
+#[inline(always)]
+pub(crate) fn take(size: usize) -> bool {
+    COUNTDOWN
+        .try_with(|c| {
+            let left = c.get();
+            if (size as u64) < left {
+                c.set(left - size as u64);
+                false
+            } else {
+                true
+            }
+        })
+        // TLS gone (thread teardown on a platform that tears it down): do not sample.
+        .unwrap_or(false)
+}
+
+/// The countdown ran out on an allocation of `size` bytes: redraws it and returns the
+/// rate to sample this allocation with, or `None` when it is not sampled (sampling off,
+/// a fresh countdown that covers it, a nested allocation of the sampler, TLS gone).
+#[cold]
+#[inline(never)]
+pub(crate) fn expired(size: usize) -> Option<u64> {
+    if !INSTALLED.load(Ordering::Relaxed) {
+        INSTALLED.store(true, Ordering::Relaxed);
+    }
+    let busy = BUSY.try_with(Cell::get).unwrap_or(true);
+    let rate = SAMPLE_RATE.load(Ordering::Relaxed);
+    let armed = ARMED.try_with(Cell::get).ok()?;
+    if rate == 0 {
+        let _ = ARMED.try_with(|a| a.set(false));
+        let _ = COUNTDOWN.try_with(|c| c.set(OFF_RECHECK));
+        return None;
+    }
+    let mut state = RNG.try_with(Cell::get).ok()?;
+    if state == 0 {
+        state = seed();
+    }
+    let next = draw(&mut state, rate);
+    let _ = RNG.try_with(|r| r.set(state));
+    let _ = ARMED.try_with(|a| a.set(true));
+    if !armed && (size as u64) < next {
+        // A fresh countdown (new thread, rate just changed, sampling back on): this
+        // allocation is the first one charged to it, as in Go's `nextSample` at start.
+        let _ = COUNTDOWN.try_with(|c| c.set(next - size as u64));
+        return None;
+    }
+    let _ = COUNTDOWN.try_with(|c| c.set(next));
+    if busy {
+        return None;
+    }
+    Some(rate)
+}
+
+/// Forgets the calling thread's countdown so its next allocation draws one from the
+/// current rate.
+pub(crate) fn reset_current_thread() {
+    let _ = COUNTDOWN.try_with(|c| c.set(0));
+    let _ = ARMED.try_with(|a| a.set(false));
+}
+
+/// Runs `f` with the re-entrancy guard set: allocations made by `f` are not sampled.
+#[inline]
+pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> R {
+    let _ = BUSY.try_with(|b| b.set(true));
+    let r = f();
+    let _ = BUSY.try_with(|b| b.set(false));
+    r
+}
+
+fn seed() -> u64 {
+    let local = 0u8;
+    let addr = std::ptr::addr_of!(local) as u64;
+    let s = SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    let x = mix(addr ^ s.rotate_left(17));
+    if x == 0 {
+        0x2545_F491_4F6C_DD1D
+    } else {
+        x
+    }
+}
+
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    x ^ (x >> 33)
+}
+
+/// xorshift64* step; `state` must be non-zero.
+#[inline]
+pub(crate) fn next_u64(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// Bytes until the next sample: exponential with mean `rate` (Go's `fastexprand`);
+/// 0 for `rate <= 1` (every allocation is sampled).
+pub(crate) fn draw(state: &mut u64, rate: u64) -> u64 {
+    if rate <= 1 {
+        return 0;
+    }
+    // Uniform in (0, 1]: never 0, so ln is finite.
+    let u = ((next_u64(state) >> 11) as f64 + 1.0) * (1.0 / (1u64 << 53) as f64);
+    let v = -u.ln() * rate as f64;
+    if v >= (u64::MAX >> 1) as f64 {
+        u64::MAX >> 1
+    } else {
+        v as u64
+    }
+}
+
+/// Go's unbiasing weight of one sampled allocation of `size` bytes at `rate`: the
+/// inverse of the probability it was sampled, `1 / (1 − e^(−size/rate))`; 1 when every
+/// allocation is sampled.
+pub fn weight(size: u64, rate: u64) -> f64 {
+    if rate <= 1 || size == 0 {
+        return 1.0;
+    }
+    let x = size as f64 / rate as f64;
+    // 1 - e^(-x) computed as -expm1(-x): exact for tiny x (small objects, big rates).
+    1.0 / -(-x).exp_m1()
+}
+
+/// Fixed-point scale of estimated object counts (weights are fractional).
+pub(crate) const COUNT_ONE: u64 = 1 << 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponential_mean_within_tolerance() {
+        let mut s = 0x1234_5678_9ABC_DEF1;
+        for rate in [512 * 1024u64, 4096, 7] {
+            let n = 200_000;
+            let sum: f64 = (0..n).map(|_| draw(&mut s, rate) as f64).sum();
+            let mean = sum / n as f64;
+            let err = (mean - rate as f64).abs() / rate as f64;
+            // Truncation to integer bytes lowers the mean by ~0.5 byte: matters at rate 7.
+            let tol = if rate < 100 { 0.1 } else { 0.01 };
+            assert!(err < tol, "rate {rate}: mean {mean} err {err}");
+        }
+        assert_eq!(draw(&mut s, 1), 0, "rate 1 samples everything");
+    }
+
+    #[test]
+    fn exponential_shape_median() {
+        // Median of Exp(mean) is mean * ln 2: catches a uniform draw with the right mean.
+        let mut s = 42;
+        let rate = 1_000_000u64;
+        let mut v: Vec<u64> = (0..100_001).map(|_| draw(&mut s, rate)).collect();
+        v.sort_unstable();
+        let median = v[v.len() / 2] as f64;
+        let want = rate as f64 * std::f64::consts::LN_2;
+        assert!(
+            (median - want).abs() / want < 0.02,
+            "median {median} want {want}"
+        );
+    }
+
+    #[test]
+    fn unbiasing_weights() {
+        assert_eq!(weight(64, 1), 1.0);
+        assert_eq!(weight(0, 512 * 1024), 1.0);
+        // Small objects: weight ~ rate / size.
+        let w = weight(64, 512 * 1024);
+        assert!((w - 8192.5).abs() < 0.01, "{w}");
+        // Size == rate: 1 / (1 - 1/e).
+        let w = weight(1 << 19, 1 << 19);
+        assert!((w - 1.0 / (1.0 - (-1.0f64).exp())).abs() < 1e-12, "{w}");
+        // Huge objects are sampled almost surely.
+        assert!((weight(1 << 30, 1 << 19) - 1.0).abs() < 1e-12);
+        // Expected value check: P(sampled) * weight * size == size.
+        for size in [16u64, 4096, 1 << 20] {
+            let rate = 512 * 1024;
+            let p = 1.0 - (-(size as f64) / rate as f64).exp();
+            assert!((p * weight(size, rate) - 1.0).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn countdown_sampling_frequency_matches_rate() {
+        // Simulates the hot path: with 64 B allocations at rate 4096, one sample per
+        // 64 allocations on average (the countdown counts bytes, not calls).
+        let mut s = 7;
+        let rate = 4096;
+        let mut left = draw(&mut s, rate);
+        let mut samples = 0u64;
+        let n = 1_000_000u64;
+        for _ in 0..n {
+            if 64 < left {
+                left -= 64;
+            } else {
+                samples += 1;
+                left = draw(&mut s, rate);
+            }
+        }
+        // Each sample carries weight(64, rate); the estimate must match the bytes.
+        let est = samples as f64 * weight(64, rate) * 64.0;
+        let truth = (n * 64) as f64;
+        assert!(
+            (est - truth).abs() / truth < 0.03,
+            "est {est} truth {truth}"
+        );
+    }
+}

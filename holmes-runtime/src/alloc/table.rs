@@ -1,0 +1,304 @@
+//! The live-sample table: which pointers are sampled, and what each one weighs.
+//!
+//! Fixed storage in `static`s (zero-initialised, so it lives in `.bss` and the OS backs
+//! a page only once it is touched); never allocates, never locks.
+//!
+//! - [`FILTER`]: 64 Ki one-byte counters (64 KiB, stays in L2) indexed by a hash of
+//!   the pointer; a counter is the number of live samples hashing to it (saturating at
+//!   255, after which it is sticky). A free whose counter reads 0 — nearly every free —
+//!   is known not to be sampled after one relaxed load, with no shared write.
+//! - [`KEYS`]/[`DATA`]: 128 Ki slots. A pointer lives in one of the [`WINDOW`] slots
+//!   that follow its home slot (two cache lines). Lookups scan the whole window, so a
+//!   removed slot simply goes back to 0 (no tombstones, probe length fixed forever).
+//!   When the window is full or [`MAX_LIVE`] records are live the sample is dropped
+//!   and counted.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+/// Most samples recorded as live at once (64 Ki); beyond that samples are dropped and
+/// counted in `HeapStats::dropped_samples`. At the default rate this covers ~32 GiB of
+/// live heap.
+pub const MAX_LIVE: u64 = 1 << 16;
+
+const SLOTS_LOG2: u32 = 17;
+const SLOTS: usize = 1 << SLOTS_LOG2;
+/// Slots scanned per lookup: 16 keys = 2 cache lines.
+pub(crate) const WINDOW: usize = 16;
+const FILTER_LOG2: u32 = 16;
+const FILTER_LEN: usize = 1 << FILTER_LOG2;
+
+/// A slot being written (never a real pointer).
+const BUSY: usize = 1;
+
+/// What a live sample weighs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Record {
+    /// Requested size in bytes.
+    pub size: u64,
+    /// Index of its stack bucket.
+    pub bucket: u32,
+    /// Estimated objects it stands for, fixed point (`COUNT_ONE` = 1).
+    pub est_count: u64,
+    /// Estimated bytes it stands for.
+    pub est_bytes: u64,
+}
+
+struct Data {
+    size: AtomicU64,
+    bucket: AtomicU32,
+    est_count: AtomicU64,
+    est_bytes: AtomicU64,
+}
+
+impl Data {
+    const fn new() -> Self {
+        Data {
+            size: AtomicU64::new(0),
+            bucket: AtomicU32::new(0),
+            est_count: AtomicU64::new(0),
+            est_bytes: AtomicU64::new(0),
+        }
+    }
+    fn load(&self) -> Record {
+        Record {
+            size: self.size.load(Ordering::Relaxed),
+            bucket: self.bucket.load(Ordering::Relaxed),
+            est_count: self.est_count.load(Ordering::Relaxed),
+            est_bytes: self.est_bytes.load(Ordering::Relaxed),
+        }
+    }
+    fn store(&self, r: &Record) {
+        self.size.store(r.size, Ordering::Relaxed);
+        self.bucket.store(r.bucket, Ordering::Relaxed);
+        self.est_count.store(r.est_count, Ordering::Relaxed);
+        self.est_bytes.store(r.est_bytes, Ordering::Relaxed);
+    }
+}
+
+#[repr(align(64))]
+struct Keys([AtomicUsize; SLOTS]);
+
+static FILTER: [AtomicU8; FILTER_LEN] = [const { AtomicU8::new(0) }; FILTER_LEN];
+static KEYS: Keys = Keys([const { AtomicUsize::new(0) }; SLOTS]);
+static DATA: [Data; SLOTS] = [const { Data::new() }; SLOTS];
+static LIVE: AtomicU64 = AtomicU64::new(0);
+
+#[inline(always)]
+fn hash(ptr: usize) -> u64 {
+    (ptr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[inline(always)]
+fn filter_index(ptr: usize) -> usize {
+    (hash(ptr) >> (64 - FILTER_LOG2)) as usize
+}
+
+fn home(ptr: usize) -> usize {
+    // Bits below the filter's, so filter collisions and window collisions differ.
+    // Windows start on a cache line (8 keys).
+    ((hash(ptr) >> (64 - FILTER_LOG2 - SLOTS_LOG2)) as usize) & (SLOTS - 1) & !7
+}
+
+/// The free fast path: false means `ptr` is certainly not a live sample.
+#[inline(always)]
+pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
+    FILTER[filter_index(ptr as usize)].load(Ordering::Relaxed) != 0
+}
+
+fn filter_inc(ptr: usize) {
+    let c = &FILTER[filter_index(ptr)];
+    let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        (v < u8::MAX).then(|| v + 1)
+    });
+}
+
+fn filter_dec(ptr: usize) {
+    let c = &FILTER[filter_index(ptr)];
+    // 255 is sticky: past it the counter no longer knows how many share it.
+    let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        (v != 0 && v < u8::MAX).then(|| v - 1)
+    });
+}
+
+/// Records `ptr` as a live sample. False when the table is full (the caller counts
+/// the drop).
+pub(crate) fn insert(ptr: *mut u8, rec: &Record) -> bool {
+    let ptr = ptr as usize;
+    if ptr <= BUSY {
+        return false;
+    }
+    if LIVE.fetch_add(1, Ordering::Relaxed) >= MAX_LIVE {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+        return false;
+    }
+    let start = home(ptr);
+    for i in 0..WINDOW {
+        let idx = (start + i) & (SLOTS - 1);
+        let key = &KEYS.0[idx];
+        if key.load(Ordering::Relaxed) == 0
+            && key
+                .compare_exchange(0, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            DATA[idx].store(rec);
+            filter_inc(ptr);
+            key.store(ptr, Ordering::Release);
+            return true;
+        }
+    }
+    LIVE.fetch_sub(1, Ordering::Relaxed);
+    false
+}
+
+/// Removes `ptr` if it is a live sample and returns its record. Only the owner of a
+/// block frees it, so a found key cannot be removed by anyone else meanwhile.
+pub(crate) fn remove(ptr: *mut u8) -> Option<Record> {
+    let ptr = ptr as usize;
+    let start = home(ptr);
+    for i in 0..WINDOW {
+        let idx = (start + i) & (SLOTS - 1);
+        let key = &KEYS.0[idx];
+        if key.load(Ordering::Acquire) == ptr {
+            let rec = DATA[idx].load();
+            if key
+                .compare_exchange(ptr, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                filter_dec(ptr);
+                LIVE.fetch_sub(1, Ordering::Relaxed);
+                return Some(rec);
+            }
+        }
+    }
+    None
+}
+
+/// Number of live samples recorded.
+pub(crate) fn live() -> u64 {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Calls `f` with every live record (a racy but consistent-per-record view: a record
+/// whose key changed while it was read is skipped).
+pub(crate) fn for_each_live(mut f: impl FnMut(usize, Record)) {
+    for (idx, key) in KEYS.0.iter().enumerate() {
+        let k = key.load(Ordering::Acquire);
+        if k <= BUSY {
+            continue;
+        }
+        let rec = DATA[idx].load();
+        if key.load(Ordering::Acquire) == k {
+            f(k, rec);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Addresses that cannot collide with real heap pointers of the test process
+    /// (the table is process-global and the test binary's allocator is `System`).
+    pub(crate) fn fake(i: usize) -> *mut u8 {
+        (0x7F00_0000_0000usize + (i << 4)) as *mut u8
+    }
+
+    /// The table is process-global: table tests run one at a time.
+    pub(crate) static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn rec(n: u64) -> Record {
+        Record {
+            size: n,
+            bucket: 3,
+            est_count: 1,
+            est_bytes: n,
+        }
+    }
+
+    #[test]
+    fn insert_lookup_remove() {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let p = fake(1);
+        assert!(!maybe_sampled(p) || remove(p).is_none());
+        assert!(insert(p, &rec(100)));
+        assert!(maybe_sampled(p));
+        let mut seen = false;
+        for_each_live(|k, r| seen |= k == p as usize && r.size == 100);
+        assert!(seen);
+        assert_eq!(remove(p), Some(rec(100)));
+        assert_eq!(remove(p), None, "second free is not a sample");
+        assert!(!maybe_sampled(p), "filter counter back to zero");
+    }
+
+    #[test]
+    fn window_full_drops_then_frees_reuse() {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // Find WINDOW + 1 fake pointers sharing one home window.
+        let target = home(fake(1_000_000) as usize);
+        let ptrs: Vec<*mut u8> = (1_000_000..50_000_000)
+            .map(fake)
+            .filter(|p| home(*p as usize) == target)
+            .take(WINDOW + 1)
+            .collect();
+        assert_eq!(ptrs.len(), WINDOW + 1);
+        for p in &ptrs[..WINDOW] {
+            assert!(insert(*p, &rec(1)));
+        }
+        assert!(!insert(ptrs[WINDOW], &rec(1)), "window full: dropped");
+        assert!(remove(ptrs[WINDOW]).is_none());
+        assert!(remove(ptrs[3]).is_some());
+        assert!(insert(ptrs[WINDOW], &rec(2)), "a freed slot is reused");
+        assert_eq!(remove(ptrs[WINDOW]).map(|r| r.size), Some(2));
+        for p in ptrs[..WINDOW].iter().filter(|p| **p != ptrs[3]) {
+            assert!(remove(*p).is_some());
+        }
+    }
+
+    #[test]
+    fn filter_saturates_and_stays_sticky() {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // All pointers of one filter counter.
+        let idx = filter_index(fake(77) as usize);
+        let ptrs: Vec<*mut u8> = (0..200_000_000)
+            .map(fake)
+            .filter(|p| filter_index(*p as usize) == idx)
+            .take(300)
+            .collect();
+        assert_eq!(ptrs.len(), 300);
+        let mut inserted = Vec::new();
+        for p in &ptrs {
+            if insert(*p, &rec(1)) {
+                inserted.push(*p);
+            }
+        }
+        assert!(inserted.len() > 255, "only {} inserted", inserted.len());
+        for p in &inserted {
+            assert!(remove(*p).is_some());
+        }
+        // Saturated: stays "maybe" (correct, just slower), never a false "no".
+        assert!(maybe_sampled(ptrs[0]));
+    }
+
+    #[test]
+    fn live_cap_is_enforced() {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let base = live();
+        let mut inserted = Vec::new();
+        let mut i = 300_000_000;
+        while live() < MAX_LIVE {
+            if insert(fake(i), &rec(1)) {
+                inserted.push(fake(i));
+            }
+            i += 1;
+        }
+        assert_eq!(inserted.len() as u64, MAX_LIVE - base);
+        for j in 0..1000 {
+            assert!(!insert(fake(i + j), &rec(1)), "cap reached: must drop");
+        }
+        assert_eq!(live(), MAX_LIVE);
+        for p in &inserted {
+            assert!(remove(*p).is_some());
+        }
+        assert_eq!(live(), base);
+    }
+}
