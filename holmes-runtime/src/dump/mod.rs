@@ -9,6 +9,7 @@
 #[cfg(unix)]
 pub mod cpu;
 pub mod profile;
+pub mod threads;
 pub mod writer;
 
 use std::fmt;

@@ -1,0 +1,673 @@
+//! The signal-driven capture: a process-wide slot pool, the handler that fills one slot
+//! from inside the interrupted thread, and the capturer that requests and collects.
+//!
+//! # Protocol
+//! Every slot carries a state word `generation << 8 | phase`. For capture `g`, the
+//! capturer (holding the process-wide capture lock) first makes sure no handler of an
+//! earlier capture is still inside the pool, rewrites the memory-map snapshot, then for
+//! thread `i` stores `(g, REQUESTED)` into slot `i` (release) and sends the dump signal
+//! carrying `g << 32 | i` as its value. The handler:
+//! 1. moves slot `i` from `(g, REQUESTED)` to `(g, WRITING)` with one compare-exchange
+//!    (acquire): if it fails, the signal is late (the capturer gave up, or the slot
+//!    belongs to a later capture) and the handler returns without touching anything;
+//! 2. reads PC/FP/SP from the `ucontext`, finds the stack bounds around SP by binary
+//!    search in the snapshot, walks the frame pointers into a local [`Stack`] and
+//!    copies it into the slot (relaxed atomics);
+//! 3. decrements the pool's `remaining` counter (waking the capturer through a futex
+//!    when it reaches zero) and publishes `(g, DONE)` with a release store.
+//!
+//! At its deadline the capturer turns every `(g, REQUESTED)` into `(g, ABANDONED)`; a
+//! `(g, WRITING)` slot is waited for briefly and otherwise left alone: the next capture
+//! does not rewrite a pool while a handler is writing into it — it waits, and if that
+//! handler still does not finish it moves to a fresh pool. Pools are leaked, never
+//! freed, so a handler that runs arbitrarily late (its signal stayed pending while the
+//! thread blocked it) only ever reads and writes live memory, and finds a state word
+//! that tells it to go away.
+
+use std::io;
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, TryLockError};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{procfs, CaptureError, StackStatus, ThreadDump, ThreadInfo, ThreadState};
+use crate::stack::{self, Stack, MAX_FRAMES};
+
+/// The real-time signal used to ask a thread for its stack: `SIGRTMIN() + 6`
+/// (signal 40 with glibc, 41 with musl).
+///
+/// Why this one: a real-time signal is queued per thread and has no meaning to libc,
+/// the Rust runtime or common libraries, unlike `SIGPROF` (CPU profilers, including
+/// holmes's own CPU dump), `SIGUSR1`/`SIGUSR2` (applications) or `SIGURG` (Go). The
+/// lowest real-time numbers (`SIGRTMIN`…`SIGRTMIN + 2`) are what applications and
+/// `timer_create(SIGEV_SIGNAL)` users usually take, and Valgrind reserves `SIGRTMAX`,
+/// hence a number in between. If another handler is already installed for it,
+/// capturing refuses with [`CaptureError::SignalInUse`] instead of replacing it.
+pub fn dump_signal() -> i32 {
+    libc::SIGRTMIN() + 6
+}
+
+const IDLE: u64 = 0;
+const REQUESTED: u64 = 1;
+const WRITING: u64 = 2;
+const DONE: u64 = 3;
+const ABANDONED: u64 = 4;
+const PHASE_MASK: u64 = 0xff;
+
+fn word(gen: u32, phase: u64) -> u64 {
+    (u64::from(gen) << 8) | phase
+}
+
+/// `si_code` of a signal sent with `sigqueue`/`rt_tgsigqueueinfo`.
+const SI_QUEUE: i32 = -1;
+
+/// The leading fields of the kernel's `siginfo_t` for a queued signal, on 64-bit Linux
+/// (`si_signo`, `si_errno`, `si_code`, padding, then the `_rt` union member).
+#[repr(C)]
+struct QueuedSigInfo {
+    signo: libc::c_int,
+    errno: libc::c_int,
+    code: libc::c_int,
+    _pad: libc::c_int,
+    pid: libc::pid_t,
+    uid: libc::uid_t,
+    value: usize,
+    _rest: [u8; 128 - 32],
+}
+
+/// One thread's answer. Plain atomics, so no data race exists even when a late
+/// handler and the capturer touch the same slot.
+struct Slot {
+    state: AtomicU64,
+    len: AtomicUsize,
+    ips: [AtomicUsize; MAX_FRAMES],
+    handler_ns: AtomicU64,
+}
+
+impl Slot {
+    fn new() -> Self {
+        Slot {
+            state: AtomicU64::new(IDLE),
+            len: AtomicUsize::new(0),
+            ips: [const { AtomicUsize::new(0) }; MAX_FRAMES],
+            handler_ns: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Preallocated storage shared with the handlers. Leaked: lives until the process ends.
+struct Pool {
+    slots: Box<[Slot]>,
+    /// Readable mappings `[lo, hi)`, sorted by `lo`, valid for `maps_len` entries.
+    maps_lo: Box<[AtomicUsize]>,
+    maps_hi: Box<[AtomicUsize]>,
+    maps_len: AtomicUsize,
+    /// Answers still expected in the current capture; a futex word.
+    remaining: AtomicU32,
+    /// Our process id, to ignore queued signals that someone else sent.
+    pid: AtomicI32,
+}
+
+impl Pool {
+    fn new(slots: usize, maps: usize) -> Self {
+        Pool {
+            slots: (0..slots).map(|_| Slot::new()).collect(),
+            maps_lo: (0..maps).map(|_| AtomicUsize::new(0)).collect(),
+            maps_hi: (0..maps).map(|_| AtomicUsize::new(0)).collect(),
+            maps_len: AtomicUsize::new(0),
+            remaining: AtomicU32::new(0),
+            pid: AtomicI32::new(0),
+        }
+    }
+
+    /// The snapshot mapping that contains `sp`. Allocation-free, lock-free.
+    fn bounds(&self, sp: usize) -> Option<(usize, usize)> {
+        let n = self
+            .maps_len
+            .load(Ordering::Relaxed)
+            .min(self.maps_lo.len());
+        // Binary search for the last mapping whose start is <= sp.
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.maps_lo[mid].load(Ordering::Relaxed) <= sp {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let i = lo.checked_sub(1)?;
+        let (start, end) = (
+            self.maps_lo[i].load(Ordering::Relaxed),
+            self.maps_hi[i].load(Ordering::Relaxed),
+        );
+        (start <= sp && sp < end).then_some((start, end))
+    }
+
+    /// True when some handler is between its compare-exchange and its final store.
+    fn writing(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.state.load(Ordering::Acquire) & PHASE_MASK == WRITING)
+    }
+
+    /// Turns every request left over from an earlier capture (possible only if that
+    /// capture unwound) into an abandoned one, so no late handler can enter.
+    fn abandon_leftovers(&self) {
+        for s in self.slots.iter() {
+            let cur = s.state.load(Ordering::Acquire);
+            if cur & PHASE_MASK == REQUESTED {
+                let _ = s.state.compare_exchange(
+                    cur,
+                    (cur & !PHASE_MASK) | ABANDONED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+            }
+        }
+    }
+}
+
+/// The pool the handler uses. Only ever replaced by a larger, fresh one; the old one
+/// is leaked, never freed.
+static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
+
+/// State owned by whoever holds the capture lock.
+struct Capturer {
+    installed: bool,
+    pool: Option<&'static Pool>,
+    generation: u32,
+    /// Threads that did not answer a previous capture (their request may still be
+    /// queued): before signalling them again we check that it is not, so a thread that
+    /// blocks the signal forever holds at most one of our signals in its queue.
+    unanswered: Vec<u32>,
+    /// Pools abandoned because a handler never finished (bounded).
+    abandoned_pools: usize,
+}
+
+static CAPTURER: Mutex<Capturer> = Mutex::new(Capturer {
+    installed: false,
+    pool: None,
+    generation: 0,
+    unanswered: Vec::new(),
+    abandoned_pools: 0,
+});
+
+/// Most pools we leak because their handlers got stuck (a debugger holding a thread
+/// inside the handler, for instance) before refusing to capture.
+const MAX_ABANDONED_POOLS: usize = 8;
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists. clock_gettime
+    // is async-signal-safe (POSIX) and served by the vDSO on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+fn gettid() -> u32 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+}
+
+/// `(pc, fp, sp)` of the interrupted context.
+///
+/// # Safety
+/// `ctx` must be the `ucontext_t` pointer the kernel passed to an `SA_SIGINFO` handler.
+#[inline(always)]
+unsafe fn registers(ctx: *mut libc::c_void) -> (usize, usize, usize) {
+    // SAFETY: per the contract, ctx points to a valid ucontext_t for this signal.
+    let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
+    #[cfg(target_arch = "x86_64")]
+    {
+        let g = &uc.uc_mcontext.gregs;
+        (
+            g[libc::REG_RIP as usize] as usize,
+            g[libc::REG_RBP as usize] as usize,
+            g[libc::REG_RSP as usize] as usize,
+        )
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let m = &uc.uc_mcontext;
+        (m.pc as usize, m.regs[29] as usize, m.sp as usize)
+    }
+}
+
+/// The signal handler. Async-signal-safe: no allocation, no lock, no libgcc, no panic
+/// path; errno is saved and restored.
+extern "C" fn on_dump_signal(
+    _sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
+    // SAFETY: __errno_location returns this thread's errno slot; always valid.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: see above.
+    let saved = unsafe { *errno };
+    let t0 = monotonic_ns();
+    if !info.is_null() && !ctx.is_null() {
+        // SAFETY: the kernel passes a valid siginfo_t (128 bytes) and ucontext_t to an
+        // SA_SIGINFO handler; QueuedSigInfo is a 128-byte prefix-compatible view.
+        unsafe { answer(&*(info as *const QueuedSigInfo), ctx, t0) };
+    }
+    // SAFETY: see above.
+    unsafe { *errno = saved };
+}
+
+/// # Safety
+/// Called only from [`on_dump_signal`] with the kernel's context pointer.
+#[inline(always)]
+unsafe fn answer(info: &QueuedSigInfo, ctx: *mut libc::c_void, t0: u64) {
+    let pool = POOL.load(Ordering::Acquire);
+    if pool.is_null() || info.code != SI_QUEUE {
+        return;
+    }
+    // SAFETY: non-null pool pointers come from Box::leak and are never freed.
+    let pool = unsafe { &*pool };
+    if info.pid != pool.pid.load(Ordering::Relaxed) {
+        return;
+    }
+    let gen = (info.value >> 32) as u32;
+    let Some(slot) = pool.slots.get(info.value & 0xffff_ffff) else {
+        return;
+    };
+    if slot
+        .state
+        .compare_exchange(
+            word(gen, REQUESTED),
+            word(gen, WRITING),
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        )
+        .is_err()
+    {
+        return; // late or foreign: not ours to answer
+    }
+    // SAFETY: ctx is the kernel's ucontext_t (contract of this function).
+    let (pc, fp, sp) = unsafe { registers(ctx) };
+    let mut s = Stack::empty();
+    s.push(pc);
+    if let Some((_, hi)) = pool.bounds(sp) {
+        // SAFETY: [sp, hi) is the live part of the stack this very thread is running
+        // on (the handler runs on it, below sp), so it stays mapped during the walk.
+        unsafe { stack::walk(fp, sp, hi, &mut s) };
+    }
+    for (dst, &ip) in slot.ips.iter().zip(s.ips()) {
+        dst.store(ip, Ordering::Relaxed);
+    }
+    slot.len.store(s.len(), Ordering::Relaxed);
+    slot.handler_ns
+        .store(monotonic_ns().wrapping_sub(t0), Ordering::Relaxed);
+    if pool.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+        futex_wake(&pool.remaining);
+    }
+    slot.state.store(word(gen, DONE), Ordering::Release);
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE on a valid, aligned u32; a raw syscall is async-signal-safe.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            i32::MAX,
+        )
+    };
+}
+
+/// Sleeps while `word == expected`, at most `timeout` (spurious wake-ups allowed).
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: FUTEX_WAIT on a valid, aligned u32 with a valid relative timeout; the
+    // result (woken, EAGAIN, ETIMEDOUT, EINTR) only ends the wait early.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            &ts as *const libc::timespec,
+        )
+    };
+}
+
+/// Installs the handler once. Refuses when someone else owns the signal.
+fn install(c: &mut Capturer) -> Result<(), CaptureError> {
+    if c.installed {
+        return Ok(());
+    }
+    let sig = dump_signal();
+    let ours = on_dump_signal as extern "C" fn(_, _, _) as libc::sighandler_t;
+    // SAFETY: sigaction is plain data; zeroed is a valid initial value.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: querying the current action with a null new action.
+    if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0 {
+        return Err(CaptureError::InstallHandler {
+            signal: sig,
+            source: io::Error::last_os_error(),
+        });
+    }
+    if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != ours {
+        return Err(CaptureError::SignalInUse { signal: sig });
+    }
+    // SAFETY: as above.
+    let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
+    new.sa_sigaction = ours;
+    new.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+    // SAFETY: sa_mask is a valid sigset_t to initialise.
+    unsafe { libc::sigemptyset(&mut new.sa_mask) };
+    // SAFETY: installing a valid SA_SIGINFO handler for a real-time signal.
+    if unsafe { libc::sigaction(sig, &new, std::ptr::null_mut()) } != 0 {
+        return Err(CaptureError::InstallHandler {
+            signal: sig,
+            source: io::Error::last_os_error(),
+        });
+    }
+    c.installed = true;
+    Ok(())
+}
+
+fn send(pid: i32, tid: u32, sig: i32, value: usize) -> io::Result<()> {
+    let info = QueuedSigInfo {
+        signo: sig,
+        errno: 0,
+        code: SI_QUEUE,
+        _pad: 0,
+        pid,
+        // SAFETY: getuid cannot fail.
+        uid: unsafe { libc::getuid() },
+        value,
+        _rest: [0; 128 - 32],
+    };
+    // SAFETY: rt_tgsigqueueinfo reads a 128-byte siginfo_t from a valid pointer; we
+    // only target threads of our own process.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_tgsigqueueinfo,
+            pid,
+            tid as libc::pid_t,
+            sig,
+            &info as *const QueuedSigInfo,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Takes the capture lock, waiting at most `wait`.
+fn lock(wait: Duration) -> Result<std::sync::MutexGuard<'static, Capturer>, CaptureError> {
+    let start = Instant::now();
+    loop {
+        match CAPTURER.try_lock() {
+            Ok(g) => return Ok(g),
+            // A capture that panicked leaves consistent state behind (leftover
+            // requests are abandoned on the next capture).
+            Err(TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => {
+                if start.elapsed() >= wait {
+                    return Err(CaptureError::Busy {
+                        waited: start.elapsed(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+/// A pool with room for `threads` slots and `maps` mappings that no handler is using.
+fn ready_pool(
+    c: &mut Capturer,
+    threads: usize,
+    maps: usize,
+) -> Result<&'static Pool, CaptureError> {
+    if let Some(pool) = c.pool {
+        pool.abandon_leftovers();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        while pool.writing() && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let stuck = pool.writing();
+        if !stuck && pool.slots.len() >= threads && pool.maps_lo.len() >= maps {
+            return Ok(pool);
+        }
+        if stuck {
+            if c.abandoned_pools >= MAX_ABANDONED_POOLS {
+                return Err(CaptureError::HandlerStuck);
+            }
+            c.abandoned_pools += 1;
+        }
+    }
+    // Grow geometrically so repeated captures of a growing process leak little.
+    let old = c.pool.map_or((0, 0), |p| (p.slots.len(), p.maps_lo.len()));
+    let slots = (threads + threads / 2 + 16).max(old.0);
+    let maps_cap = (maps + maps / 2 + 64).max(old.1);
+    let pool: &'static Pool = Box::leak(Box::new(Pool::new(slots, maps_cap)));
+    POOL.store(pool as *const Pool as *mut Pool, Ordering::Release);
+    c.pool = Some(pool);
+    Ok(pool)
+}
+
+/// Captures the current thread's stack, innermost first (return addresses only).
+#[inline(never)]
+fn capture_self() -> Vec<usize> {
+    let mut s = Stack::empty();
+    stack::capture_current(&mut s);
+    s.ips().to_vec()
+}
+
+/// What happened to one listed thread.
+struct Entry {
+    tid: u32,
+    name: String,
+    state: ThreadState,
+    status: StackStatus,
+    stack: Option<Vec<usize>>,
+    first_is_pc: bool,
+    handler_ns: Option<u64>,
+    /// Slot index while a request is outstanding.
+    slot: Option<usize>,
+}
+
+pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
+    let captured_at = SystemTime::now();
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut guard = lock(timeout)?;
+    let c = &mut *guard;
+    install(c)?;
+    let sig = dump_signal();
+    let pid = std::process::id() as i32;
+    let me = gettid();
+
+    let tids = procfs::list_tasks().map_err(CaptureError::ListThreads)?;
+    let mut entries: Vec<Entry> = tids
+        .iter()
+        .map(|&tid| {
+            let (name, state, status) = match procfs::read_stat(tid) {
+                Some((n, s)) => (n, s, StackStatus::TimedOut),
+                None => (String::new(), ThreadState::Dead, StackStatus::Exited),
+            };
+            Entry {
+                tid,
+                name,
+                state,
+                status,
+                stack: None,
+                first_is_pc: true,
+                handler_ns: None,
+                slot: None,
+            }
+        })
+        .collect();
+
+    let mut maps = Vec::with_capacity(256);
+    let ok = stack::maps::for_each_mapping(|m| {
+        if m.readable() {
+            maps.push((m.start, m.end));
+        }
+        true
+    });
+    if !ok {
+        return Err(CaptureError::ReadMaps(io::Error::last_os_error()));
+    }
+    maps.sort_unstable();
+
+    let pool = ready_pool(c, entries.len(), maps.len())?;
+    for (i, &(lo, hi)) in maps.iter().enumerate() {
+        pool.maps_lo[i].store(lo, Ordering::Relaxed);
+        pool.maps_hi[i].store(hi, Ordering::Relaxed);
+    }
+    pool.maps_len.store(maps.len(), Ordering::Relaxed);
+    pool.pid.store(pid, Ordering::Relaxed);
+    pool.remaining.store(0, Ordering::Relaxed);
+    c.generation = c.generation.wrapping_add(1).max(1);
+    let gen = c.generation;
+    let previously_unanswered = std::mem::take(&mut c.unanswered);
+
+    for (i, e) in entries.iter_mut().enumerate() {
+        if e.status == StackStatus::Exited {
+            continue;
+        }
+        if e.tid == me {
+            e.stack = Some(capture_self());
+            e.first_is_pc = false;
+            e.status = StackStatus::Captured;
+            continue;
+        }
+        if previously_unanswered.contains(&e.tid) {
+            match procfs::read_sigmasks(e.tid) {
+                None => {
+                    e.status = StackStatus::Exited;
+                    continue;
+                }
+                Some(m) if m.is_pending(sig) => {
+                    // Our earlier request is still queued: do not pile up another.
+                    e.status = StackStatus::SignalBlocked;
+                    c.unanswered.push(e.tid);
+                    continue;
+                }
+                Some(_) => {}
+            }
+        }
+        let slot = &pool.slots[i];
+        slot.state.store(word(gen, REQUESTED), Ordering::Release);
+        pool.remaining.fetch_add(1, Ordering::AcqRel);
+        match send(pid, e.tid, sig, ((gen as usize) << 32) | i) {
+            Ok(()) => e.slot = Some(i),
+            Err(err) => {
+                // The handler cannot have run: take the request back.
+                slot.state.store(word(gen, ABANDONED), Ordering::Release);
+                pool.remaining.fetch_sub(1, Ordering::AcqRel);
+                e.status = if err.raw_os_error() == Some(libc::ESRCH) {
+                    StackStatus::Exited
+                } else {
+                    StackStatus::SendFailed(err.raw_os_error().unwrap_or(0))
+                };
+            }
+        }
+    }
+
+    // Wait for every answer or the deadline.
+    loop {
+        let left = pool.remaining.load(Ordering::Acquire);
+        let now = Instant::now();
+        if left == 0 || now >= deadline {
+            break;
+        }
+        futex_wait(
+            &pool.remaining,
+            left,
+            (deadline - now).min(Duration::from_millis(10)),
+        );
+    }
+
+    for e in entries.iter_mut() {
+        let Some(i) = e.slot.take() else { continue };
+        let slot = &pool.slots[i];
+        let mut cur = slot.state.load(Ordering::Acquire);
+        if cur == word(gen, REQUESTED) {
+            match slot.state.compare_exchange(
+                cur,
+                word(gen, ABANDONED),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    e.status = not_answered(e.tid, sig);
+                    if e.status != StackStatus::Exited {
+                        c.unanswered.push(e.tid);
+                    }
+                    continue;
+                }
+                Err(now) => cur = now, // the handler just started
+            }
+        }
+        if cur == word(gen, WRITING) {
+            // A handler is mid-walk: it finishes in microseconds unless descheduled.
+            let grace = Instant::now() + Duration::from_millis(5);
+            while slot.state.load(Ordering::Acquire) == word(gen, WRITING) && Instant::now() < grace
+            {
+                std::thread::yield_now();
+            }
+            cur = slot.state.load(Ordering::Acquire);
+        }
+        if cur == word(gen, DONE) {
+            let n = slot.len.load(Ordering::Relaxed).min(MAX_FRAMES);
+            e.stack = Some(
+                slot.ips[..n]
+                    .iter()
+                    .map(|a| a.load(Ordering::Relaxed))
+                    .collect(),
+            );
+            e.handler_ns = Some(slot.handler_ns.load(Ordering::Relaxed));
+            e.status = StackStatus::Captured;
+        } else {
+            e.status = StackStatus::TimedOut;
+        }
+    }
+    drop(guard);
+
+    let threads = entries
+        .into_iter()
+        .map(|e| ThreadInfo {
+            tid: e.tid,
+            name: e.name,
+            state: e.state,
+            status: e.status,
+            stack: e.stack,
+            first_is_pc: e.first_is_pc,
+            interrupted_for: e.handler_ns.map(Duration::from_nanos),
+            is_capturing_thread: e.tid == me,
+        })
+        .collect();
+    Ok(ThreadDump {
+        pid: pid as u32,
+        threads,
+        captured_at,
+        capture_duration: started.elapsed(),
+        timeout,
+        signal: sig,
+    })
+}
+
+/// Why a signalled thread did not answer, from its signal masks.
+fn not_answered(tid: u32, sig: i32) -> StackStatus {
+    match procfs::read_sigmasks(tid) {
+        None => StackStatus::Exited,
+        Some(m) if m.is_blocked(sig) => StackStatus::SignalBlocked,
+        Some(_) => StackStatus::TimedOut,
+    }
+}
