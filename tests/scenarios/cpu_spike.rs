@@ -1,0 +1,42 @@
+//! Scenario: after the warm-up, one thread spins in a named function; holmes must
+//! catch it with a CPU profile. Dump directory from `HOLMES_TEST_DIR`.
+
+use std::time::{Duration, Instant};
+
+#[inline(never)]
+fn cpu_spike_culprit(until: Instant) -> u64 {
+    let mut x = 0u64;
+    while Instant::now() < until {
+        for i in 0..10_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+        }
+    }
+    x
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info")).init();
+    let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
+    let guard = holmes::Holmes::builder()
+        .interval(Duration::from_millis(100))
+        .dump_dir(dir)
+        .cpu(holmes::Rule::new(10, 25, 80).cooldown(Duration::from_secs(3600)))
+        .cpu_profile_duration(Duration::from_secs(1))
+        .start()
+        .expect("holmes starts");
+    // Warm-up: 10 samples of 100 ms.
+    std::thread::sleep(Duration::from_millis(1500));
+    let spinner = std::thread::Builder::new()
+        .name("spinner".into())
+        .spawn(|| cpu_spike_culprit(Instant::now() + Duration::from_secs(3)))
+        .expect("spawn");
+    spinner.join().expect("join");
+    let t0 = Instant::now();
+    let status = guard.status();
+    drop(guard);
+    println!("drop took {:?}", t0.elapsed());
+    println!("dumps={} failures={}", status.dumps, status.dump_failures);
+    if let Some(e) = &status.metric(holmes::Metric::Cpu).last_dump {
+        println!("event: {e}");
+    }
+}
