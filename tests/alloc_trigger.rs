@@ -77,7 +77,7 @@ fn trigger_fires_on_spike_and_peak_snapshot_names_it() {
         .sum();
     // The trigger fired at ~100 MiB; the peak snapshot must have waited for the top.
     assert!(
-        spike >= 180 * MIB && spike <= 220 * MIB,
+        (180 * MIB..=220 * MIB).contains(&spike),
         "spike at peak snapshot: {:.1} MiB (fired at {:.1} MiB)",
         spike as f64 / MIB as f64,
         (fired - baseline) as f64 / MIB as f64
