@@ -19,9 +19,76 @@ pub(super) fn list_tasks() -> io::Result<Vec<u32>> {
 
 /// Name and state of thread `tid`, from `/proc/self/task/<tid>/stat`; `None` when the
 /// thread is gone.
+#[cfg(test)]
 pub(super) fn read_stat(tid: u32) -> Option<(String, ThreadState)> {
-    let raw = std::fs::read(format!("/proc/self/task/{tid}/stat")).ok()?;
-    parse_stat(&raw)
+    TaskDir::open().ok()?.stat(tid)
+}
+
+/// An open `/proc/self/task` directory: per-thread files are opened relative to it
+/// (`openat`), which skips resolving `/proc/self/task` again for each of a thousand
+/// threads, and read into a stack buffer.
+pub(super) struct TaskDir {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl TaskDir {
+    /// Opens `/proc/self/task`.
+    pub fn open() -> io::Result<Self> {
+        let dir = std::fs::File::open("/proc/self/task")?;
+        Ok(TaskDir { fd: dir.into() })
+    }
+
+    /// Reads `<tid>/<file>` into `buf`; the bytes read, or `None` when the thread is
+    /// gone (or the read failed).
+    fn read<'b>(&self, tid: u32, file: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        use std::io::Write as _;
+        use std::os::fd::AsRawFd as _;
+        let mut path = [0u8; 48];
+        let mut w = &mut path[..];
+        write!(w, "{tid}/{file}\0").ok()?;
+        // SAFETY: `path` is NUL-terminated (written above, buffer zeroed); the
+        // directory fd is open for the life of `self`.
+        let fd = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                path.as_ptr().cast(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return None;
+        }
+        let mut filled = 0;
+        while filled < buf.len() {
+            // SAFETY: reads into the unfilled tail of `buf`.
+            let n = unsafe {
+                libc::read(fd, buf[filled..].as_mut_ptr().cast(), buf.len() - filled)
+            };
+            if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if n <= 0 {
+                break;
+            }
+            filled += n as usize;
+        }
+        // SAFETY: fd was opened above and is closed exactly once.
+        unsafe { libc::close(fd) };
+        (filled > 0).then(|| &buf[..filled])
+    }
+
+    /// Name and state of thread `tid` (`<tid>/stat`); `None` when it is gone.
+    pub fn stat(&self, tid: u32) -> Option<(String, ThreadState)> {
+        // The name and state come first; the rest of the line is not needed.
+        let mut buf = [0u8; 128];
+        parse_stat(self.read(tid, "stat", &mut buf)?)
+    }
+
+    /// Signal masks of thread `tid` (`<tid>/status`); `None` when it is gone.
+    pub fn sigmasks(&self, tid: u32) -> Option<SigMasks> {
+        let mut buf = [0u8; 4096];
+        parse_sigmasks(&String::from_utf8_lossy(self.read(tid, "status", &mut buf)?))
+    }
 }
 
 /// Parses `tid (comm) S …`. The name may contain spaces and parentheses, so it ends at
@@ -42,9 +109,9 @@ pub(super) fn parse_stat(raw: &[u8]) -> Option<(String, ThreadState)> {
 
 /// The `SigPnd` (pending for this thread) and `SigBlk` (blocked) masks of thread `tid`,
 /// from `/proc/self/task/<tid>/status`; `None` when the thread is gone.
+#[cfg(test)]
 pub(super) fn read_sigmasks(tid: u32) -> Option<SigMasks> {
-    let raw = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
-    parse_sigmasks(&raw)
+    TaskDir::open().ok()?.sigmasks(tid)
 }
 
 /// Signal masks of one thread (bit `n - 1` stands for signal `n`).

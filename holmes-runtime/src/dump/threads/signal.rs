@@ -376,15 +376,14 @@ fn install(c: &mut Capturer) -> Result<(), CaptureError> {
     Ok(())
 }
 
-fn send(pid: i32, tid: u32, sig: i32, value: usize) -> io::Result<()> {
+fn send(pid: i32, uid: libc::uid_t, tid: u32, sig: i32, value: usize) -> io::Result<()> {
     let info = QueuedSigInfo {
         signo: sig,
         errno: 0,
         code: SI_QUEUE,
         _pad: 0,
         pid,
-        // SAFETY: getuid cannot fail.
-        uid: unsafe { libc::getuid() },
+        uid,
         value,
         _rest: [0; 128 - 32],
     };
@@ -490,26 +489,23 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     install(c)?;
     let sig = dump_signal();
     let pid = std::process::id() as i32;
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
     let me = gettid();
 
     let tids = procfs::list_tasks().map_err(CaptureError::ListThreads)?;
+    let dir = procfs::TaskDir::open().map_err(CaptureError::ListThreads)?;
     let mut entries: Vec<Entry> = tids
         .iter()
-        .map(|&tid| {
-            let (name, state, status) = match procfs::read_stat(tid) {
-                Some((n, s)) => (n, s, StackStatus::TimedOut),
-                None => (String::new(), ThreadState::Dead, StackStatus::Exited),
-            };
-            Entry {
-                tid,
-                name,
-                state,
-                status,
-                stack: None,
-                first_is_pc: true,
-                handler_ns: None,
-                slot: None,
-            }
+        .map(|&tid| Entry {
+            tid,
+            name: String::new(),
+            state: ThreadState::Dead,
+            status: StackStatus::TimedOut,
+            stack: None,
+            first_is_pc: true,
+            handler_ns: None,
+            slot: None,
         })
         .collect();
 
@@ -537,10 +533,8 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     let gen = c.generation;
     let previously_unanswered = std::mem::take(&mut c.unanswered);
 
+    // 1. Ask every thread. Nothing slow happens between two sends.
     for (i, e) in entries.iter_mut().enumerate() {
-        if e.status == StackStatus::Exited {
-            continue;
-        }
         if e.tid == me {
             e.stack = Some(capture_self());
             e.first_is_pc = false;
@@ -548,7 +542,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
             continue;
         }
         if previously_unanswered.contains(&e.tid) {
-            match procfs::read_sigmasks(e.tid) {
+            match dir.sigmasks(e.tid) {
                 None => {
                     e.status = StackStatus::Exited;
                     continue;
@@ -556,7 +550,6 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
                 Some(m) if m.is_pending(sig) => {
                     // Our earlier request is still queued: do not pile up another.
                     e.status = StackStatus::SignalBlocked;
-                    c.unanswered.push(e.tid);
                     continue;
                 }
                 Some(_) => {}
@@ -565,7 +558,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         let slot = &pool.slots[i];
         slot.state.store(word(gen, REQUESTED), Ordering::Release);
         pool.remaining.fetch_add(1, Ordering::AcqRel);
-        match send(pid, e.tid, sig, ((gen as usize) << 32) | i) {
+        match send(pid, uid, e.tid, sig, ((gen as usize) << 32) | i) {
             Ok(()) => e.slot = Some(i),
             Err(err) => {
                 // The handler cannot have run: take the request back.
@@ -580,7 +573,22 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         }
     }
 
-    // Wait for every answer or the deadline.
+    // 2. Collect the answers already in, and read those threads' name and state while
+    //    the others are still answering (on other cores). A thread's state is read
+    //    right after its handler returned: what it went back to doing.
+    let mut deferred = Vec::new();
+    for (k, e) in entries.iter_mut().enumerate() {
+        if let Some(i) = e.slot {
+            if pool.slots[i].state.load(Ordering::Acquire) != word(gen, DONE) {
+                deferred.push(k);
+                continue;
+            }
+            collect(e, &pool.slots[i], gen);
+        }
+        describe(&dir, e);
+    }
+
+    // 3. Wait for the rest, or the deadline.
     loop {
         let left = pool.remaining.load(Ordering::Acquire);
         let now = Instant::now();
@@ -593,49 +601,41 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
             (deadline - now).min(Duration::from_millis(10)),
         );
     }
-
-    for e in entries.iter_mut() {
-        let Some(i) = e.slot.take() else { continue };
+    for k in deferred {
+        let e = &mut entries[k];
+        let Some(i) = e.slot else { continue };
         let slot = &pool.slots[i];
-        let mut cur = slot.state.load(Ordering::Acquire);
-        if cur == word(gen, REQUESTED) {
-            match slot.state.compare_exchange(
-                cur,
-                word(gen, ABANDONED),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    e.status = not_answered(e.tid, sig);
-                    if e.status != StackStatus::Exited {
-                        c.unanswered.push(e.tid);
-                    }
-                    continue;
-                }
-                Err(now) => cur = now, // the handler just started
-            }
-        }
-        if cur == word(gen, WRITING) {
-            // A handler is mid-walk: it finishes in microseconds unless descheduled.
-            let grace = Instant::now() + Duration::from_millis(5);
-            while slot.state.load(Ordering::Acquire) == word(gen, WRITING) && Instant::now() < grace
-            {
-                std::thread::yield_now();
-            }
-            cur = slot.state.load(Ordering::Acquire);
-        }
-        if cur == word(gen, DONE) {
-            let n = slot.len.load(Ordering::Relaxed).min(MAX_FRAMES);
-            e.stack = Some(
-                slot.ips[..n]
-                    .iter()
-                    .map(|a| a.load(Ordering::Relaxed))
-                    .collect(),
-            );
-            e.handler_ns = Some(slot.handler_ns.load(Ordering::Relaxed));
-            e.status = StackStatus::Captured;
+        let cur = slot.state.load(Ordering::Acquire);
+        if cur == word(gen, REQUESTED)
+            && slot
+                .state
+                .compare_exchange(
+                    cur,
+                    word(gen, ABANDONED),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+        {
+            e.slot = None;
+            e.status = not_answered(&dir, e.tid, sig);
         } else {
-            e.status = StackStatus::TimedOut;
+            if slot.state.load(Ordering::Acquire) == word(gen, WRITING) {
+                // A handler is mid-walk: it finishes in microseconds unless descheduled.
+                let grace = Instant::now() + Duration::from_millis(5);
+                while slot.state.load(Ordering::Acquire) == word(gen, WRITING)
+                    && Instant::now() < grace
+                {
+                    std::thread::yield_now();
+                }
+            }
+            collect(e, slot, gen);
+        }
+        describe(&dir, e);
+    }
+    for e in &entries {
+        if matches!(e.status, StackStatus::SignalBlocked | StackStatus::TimedOut) {
+            c.unanswered.push(e.tid);
         }
     }
     drop(guard);
@@ -663,9 +663,40 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     })
 }
 
+/// Takes the answer out of `slot` if it is `(gen, DONE)`; otherwise marks the thread
+/// as late.
+fn collect(e: &mut Entry, slot: &Slot, gen: u32) {
+    e.slot = None;
+    if slot.state.load(Ordering::Acquire) != word(gen, DONE) {
+        e.status = StackStatus::TimedOut;
+        return;
+    }
+    let n = slot.len.load(Ordering::Relaxed).min(MAX_FRAMES);
+    e.stack = Some(
+        slot.ips[..n]
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .collect(),
+    );
+    e.handler_ns = Some(slot.handler_ns.load(Ordering::Relaxed));
+    e.status = StackStatus::Captured;
+}
+
+/// Fills in name and state; a thread gone from `/proc` without a stack has exited.
+fn describe(dir: &procfs::TaskDir, e: &mut Entry) {
+    match dir.stat(e.tid) {
+        Some((name, state)) => {
+            e.name = name;
+            e.state = state;
+        }
+        None if e.stack.is_none() => e.status = StackStatus::Exited,
+        None => {}
+    }
+}
+
 /// Why a signalled thread did not answer, from its signal masks.
-fn not_answered(tid: u32, sig: i32) -> StackStatus {
-    match procfs::read_sigmasks(tid) {
+fn not_answered(dir: &procfs::TaskDir, tid: u32, sig: i32) -> StackStatus {
+    match dir.sigmasks(tid) {
         None => StackStatus::Exited,
         Some(m) if m.is_blocked(sig) => StackStatus::SignalBlocked,
         Some(_) => StackStatus::TimedOut,
