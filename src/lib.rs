@@ -1,1 +1,48 @@
+//! holmes: a service profiles itself the moment its CPU, memory, threads or heap spike.
+//!
+//! Put [`watch`] on `main`. Holmes samples the process every `interval`, and when a rule
+//! fires it writes the matching profile (a CPU profile for `cpu`, …) to the dump
+//! directory, so the evidence exists even after the process was restarted.
+//!
+//! ```rust,no_run
+//! #[holmes::watch(cpu(10, 25, 80), cooldown = "1m", dump_dir = "/var/tmp/holmes")]
+//! fn main() {
+//!     // … the service; holmes runs until `main` returns.
+//! }
+//! ```
+//!
+//! With tokio, above or below `#[tokio::main]`, and with `?` in the body:
+//!
+//! ```rust,no_run
+//! #[holmes::watch(cpu(10, 25, 80, cooldown = "30s"), interval = "2s", dump_dir = "/var/tmp/holmes")]
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let port: u16 = "8080".parse()?;
+//!     # let _ = port;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The attribute is the same as building holmes by hand and keeping the guard alive:
+//!
+//! ```rust,no_run
+//! use std::time::Duration;
+//!
+//! fn main() -> Result<(), holmes::Error> {
+//!     let _guard = holmes::Holmes::builder()
+//!         .interval(Duration::from_secs(2))
+//!         .dump_dir("/var/tmp/holmes")
+//!         .cpu(holmes::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30)))
+//!         .start()?;
+//!     // … the service
+//!     Ok(())
+//! }
+//! ```
+//!
+//! One difference: if holmes cannot start (say the dump directory cannot be created),
+//! the attribute logs the error (target `holmes`) and lets the program run without
+//! holmes, unless it says `on_error = "panic"`. See [`watch`] for every argument.
+#![warn(missing_docs)]
+
+pub use holmes_macros::watch;
 pub use holmes_runtime::*;

@@ -93,7 +93,7 @@ pub(crate) enum ValueKind {
     CratePath,
     /// `"log"` or `"panic"`.
     OnError,
-    /// `false` or a path to a constant allocator value.
+    /// `false` or the path of a unit struct implementing `GlobalAlloc`.
     Allocator,
 }
 
@@ -189,7 +189,8 @@ pub(crate) enum OnError {
 pub(crate) enum AllocatorChoice {
     /// `Allocator::system()`.
     System,
-    /// `Allocator::new(<path>)`.
+    /// `Allocator::<path>::new(<path>)`: the path names a unit struct implementing
+    /// `GlobalAlloc`, such as `mimalloc::MiMalloc`.
     Wrap(syn::Path),
 }
 
@@ -920,29 +921,22 @@ fn expect_str(expr: &Expr, name: &str, kind: ValueKind) -> syn::Result<syn::LitS
     match lit(expr) {
         Some(Lit::Str(s)) => Ok(s.clone()),
         _ => {
-            let hint = match (kind, lit(expr)) {
-                (ValueKind::Duration, Some(Lit::Int(n))) => {
-                    format!(
-                        "; durations are strings with a unit, e.g. `{name} = \"{}s\"`",
-                        n.base10_digits()
-                    )
-                }
-                (ValueKind::Size, Some(Lit::Int(n))) => {
-                    format!(
-                        "; sizes are strings with a unit, e.g. `{name} = \"{}B\"`",
-                        n.base10_digits()
-                    )
-                }
-                _ => String::new(),
-            };
-            Err(syn::Error::new_spanned(
-                expr,
-                format!(
-                    "expected a string for `{name}`, e.g. `{name} = {}`, found {}{hint}",
+            let message = match (kind, lit(expr)) {
+                (ValueKind::Duration, Some(Lit::Int(n))) => format!(
+                    "durations are strings with a unit: write `{name} = \"{}s\"` or `\"{0}ms\"`, found an integer",
+                    n.base10_digits()
+                ),
+                (ValueKind::Size, Some(Lit::Int(n))) => format!(
+                    "sizes are strings with a unit: write `{name} = \"{}B\"` or `\"{0}MiB\"`, found an integer",
+                    n.base10_digits()
+                ),
+                _ => format!(
+                    "expected a string for `{name}`, e.g. `{name} = {}`, found {}",
                     example(kind),
                     describe(expr)
                 ),
-            ))
+            };
+            Err(syn::Error::new_spanned(expr, message))
         }
     }
 }
@@ -1039,7 +1033,7 @@ fn parse_value(def: &SettingDef, expr: &Expr) -> syn::Result<Value> {
                 Value::Allocator(Some(AllocatorChoice::Wrap(path.path.clone()))),
             ),
             _ => error(format!(
-                "expected `false` or a path to a constant allocator value for `{name}` (e.g. `{name} = my_crate::ALLOC`), found {}",
+                "expected `false` or an allocator for `{name}`: the path of a unit struct implementing `GlobalAlloc`, such as `{name} = mimalloc::MiMalloc`; found {}",
                 describe(expr)
             )),
         },
@@ -1238,8 +1232,8 @@ mod tests {
             ok(quote!(mem(3, 25, 80), allocator = true)).allocator,
             Some(AllocatorChoice::System)
         ));
-        match ok(quote!(heap(3, 25, 80), allocator = my::ALLOC)).allocator {
-            Some(AllocatorChoice::Wrap(p)) => assert_eq!(path(&p), "my :: ALLOC"),
+        match ok(quote!(heap(3, 25, 80), allocator = my::Alloc)).allocator {
+            Some(AllocatorChoice::Wrap(p)) => assert_eq!(path(&p), "my :: Alloc"),
             _ => panic!("expected a wrapped allocator"),
         }
     }
@@ -1339,10 +1333,13 @@ mod tests {
         let e = err(quote!(cpu(10, 25, 80.5)));
         assert!(e.contains("`abs` of `cpu`, found a decimal number"), "{e}");
         let e = err(quote!(cpu(10, 25, 80), interval = 5));
-        assert!(e.contains("expected a string for `interval`, e.g. `interval = \"5s\"`, found an integer; durations are strings with a unit, e.g. `interval = \"5s\"`"), "{e}");
+        assert_eq!(
+            e,
+            "durations are strings with a unit: write `interval = \"5s\"` or `\"5ms\"`, found an integer"
+        );
         let e = err(quote!(cpu(10, 25, 80), memory_limit = 2048));
         assert!(
-            e.contains("sizes are strings with a unit, e.g. `memory_limit = \"2048B\"`"),
+            e.starts_with("sizes are strings with a unit: write `memory_limit = \"2048B\"`"),
             "{e}"
         );
         let e = err(quote!(cpu(10, 25, 80), cpu_max = 95.5));
@@ -1360,7 +1357,10 @@ mod tests {
         let e = err(quote!(cpu(10, 25, 80), dump_dir = tmp));
         assert!(e.contains("expected a string for `dump_dir`"), "{e}");
         let e = err(quote!(mem(3, 25, 80), allocator = "system"));
-        assert!(e.contains("expected `false` or a path"), "{e}");
+        assert!(
+            e.starts_with("expected `false` or an allocator for `allocator`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! ```text
 //! #[global_allocator]                                  // only with a `mem`/`heap` rule
 //! static __HOLMES_ALLOCATOR: ::holmes::Allocator = ::holmes::Allocator::system();
+//!     // with `allocator = A`: `::holmes::Allocator<A> = ::holmes::Allocator::new(A)`
 //! <attributes> <visibility> <signature> {
 //!     <inner attributes>
 //!     let __holmes_guard = ::holmes::__private::start(<builder>, ::holmes::__private::OnError::Log);
@@ -160,13 +161,20 @@ impl WatchedFn {
             OnError::Panic => quote!(Panic),
         };
         let allocator = config.allocator.as_ref().map(|choice| {
-            let value = match choice {
-                AllocatorChoice::System => quote!(#krate::Allocator::system()),
-                AllocatorChoice::Wrap(path) => quote!(#krate::Allocator::new(#path)),
+            let (ty, value) = match choice {
+                AllocatorChoice::System => (
+                    quote!(#krate::Allocator),
+                    quote!(#krate::Allocator::system()),
+                ),
+                // A unit struct is both the type and its value (`mimalloc::MiMalloc`).
+                AllocatorChoice::Wrap(path) => (
+                    quote!(#krate::Allocator<#path>),
+                    quote!(#krate::Allocator::new(#path)),
+                ),
             };
             quote! {
                 #[global_allocator]
-                static __HOLMES_ALLOCATOR: #krate::Allocator = #value;
+                static __HOLMES_ALLOCATOR: #ty = #value;
             }
         });
         quote! {
@@ -445,14 +453,15 @@ mod tests {
             "# [global_allocator] static __HOLMES_ALLOCATOR : :: holmes :: Allocator = :: holmes :: Allocator :: system () ;"
         );
         let (items, _) = expand_fn(
-            quote!(mem(3, 25, 80), allocator = my::ALLOC),
+            quote!(mem(3, 25, 80), allocator = my::Alloc),
             quote!(
                 fn main() {}
             ),
         );
-        assert!(quote!(#(#items)*)
-            .to_string()
-            .ends_with(":: holmes :: Allocator :: new (my :: ALLOC) ;"));
+        assert_eq!(
+            quote!(#(#items)*).to_string(),
+            "# [global_allocator] static __HOLMES_ALLOCATOR : :: holmes :: Allocator < my :: Alloc > = :: holmes :: Allocator :: new (my :: Alloc) ;"
+        );
         let (items, _) = expand_fn(
             quote!(mem(3, 25, 80), allocator = false),
             quote!(

@@ -213,10 +213,12 @@ use proc_macro::TokenStream;
 /// static __HOLMES_ALLOCATOR: holmes::Allocator = holmes::Allocator::system();
 /// ```
 ///
-/// `allocator = my_crate::ALLOC` wraps your own allocator instead
-/// (`holmes::Allocator::new(my_crate::ALLOC)`, a constant expression); `allocator = false`
-/// emits nothing, for programs that install `holmes::Allocator` themselves. Only valid
-/// with a `mem` or `heap` rule.
+/// `allocator = mimalloc::MiMalloc` wraps your own allocator instead: the path of a unit
+/// struct implementing `GlobalAlloc`, used as both type and value
+/// (`static __HOLMES_ALLOCATOR: holmes::Allocator<mimalloc::MiMalloc> =
+/// holmes::Allocator::new(mimalloc::MiMalloc);`). `allocator = false` emits nothing, for
+/// programs that install `holmes::Allocator` themselves. Only valid with a `mem` or `heap`
+/// rule. A program has one global allocator: with this attribute, do not declare another.
 ///
 /// ## `on_error = "log" | "panic"`
 ///

@@ -57,8 +57,13 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
         .find(|(u, _)| *u == unit)
         .map(|(_, m)| u128::from(*m))
         .ok_or_else(|| {
+            let hint = SIZE_UNITS
+                .iter()
+                .find(|(u, _)| u.eq_ignore_ascii_case(unit))
+                .map(|(u, _)| format!(" (did you mean \"{u}\"?)"))
+                .unwrap_or_default();
             format!(
-                "unknown size unit \"{unit}\" in \"{text}\"; valid units: {} (KB = 1000 bytes, KiB = 1024 bytes)",
+                "unknown size unit \"{unit}\" in \"{text}\"{hint}; valid units: {} (KB = 1000 bytes, KiB = 1024 bytes)",
                 units()
             )
         })?;
@@ -132,7 +137,7 @@ mod tests {
         assert!(parse_size("2").unwrap_err().contains("has no unit"));
         assert!(parse_size("2gb")
             .unwrap_err()
-            .contains("unknown size unit \"gb\""));
+            .starts_with("unknown size unit \"gb\" in \"2gb\" (did you mean \"GB\"?); valid"));
         assert!(parse_size("2 bananas")
             .unwrap_err()
             .contains("valid units: B, KB, KiB"));
