@@ -1,6 +1,7 @@
 //! `#[holmes::watch]` at run time: a binary built with the attribute spikes its CPU and
 //! the CPU profile of the spike appears in its dump directory, for a synchronous and a
-//! tokio `main`. The binaries are `tests/scenarios/watch_*.rs` (`[[example]]`s).
+//! tokio `main`; and a binary whose holmes cannot start runs on and logs why. The
+//! binaries are `tests/scenarios/watch_*.rs` (`[[example]]`s).
 
 mod common;
 
@@ -58,4 +59,31 @@ fn sync_main_dumps_the_spike() {
 #[test]
 fn tokio_main_dumps_the_spike() {
     spike_dumps_cpu_profile("watch_tokio", "watch_tokio_spin_culprit");
+}
+
+#[test]
+fn start_failure_is_logged_and_the_program_runs_on() {
+    let mut cmd = Command::new(common::scenario_bin("watch_start_failure"));
+    cmd.env("RUST_LOG", "holmes=error");
+    let out = common::run_with_deadline(cmd, Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {}; stderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("run: the body ran") && stdout.contains("main: run returned 7"),
+        "stdout:\n{stdout}"
+    );
+    // env_logger prints `[<time> ERROR holmes] <message>`: error level, target `holmes`.
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(" ERROR holmes]"))
+        .unwrap_or_else(|| panic!("no error logged with target `holmes`; stderr:\n{stderr}"));
+    assert!(
+        line.contains("holmes-cannot-create-this"),
+        "the error names the directory: {line}"
+    );
 }
