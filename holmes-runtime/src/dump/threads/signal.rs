@@ -588,7 +588,11 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         describe(&dir, e);
     }
 
-    // 3. Wait for the rest, or the deadline.
+    // 3. Wait for the rest, or the deadline. A thread that exits after it was
+    //    signalled never answers, and one that blocks the signal answers only when it
+    //    unblocks it: probe the stragglers so neither costs the whole deadline.
+    let sent_at = Instant::now();
+    let mut masks_checked = false;
     loop {
         let left = pool.remaining.load(Ordering::Acquire);
         let now = Instant::now();
@@ -598,25 +602,37 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         futex_wait(
             &pool.remaining,
             left,
-            (deadline - now).min(Duration::from_millis(10)),
+            (deadline - now).min(Duration::from_millis(2)),
         );
+        if pool.remaining.load(Ordering::Acquire) == 0 {
+            break;
+        }
+        let check_masks = !masks_checked && sent_at.elapsed() >= Duration::from_millis(10);
+        masks_checked |= check_masks;
+        for &k in &deferred {
+            let e = &mut entries[k];
+            let Some(i) = e.slot else { continue };
+            let why = if !alive(pid, e.tid) {
+                StackStatus::Exited
+            } else if check_masks && dir.sigmasks(e.tid).is_some_and(|m| m.is_blocked(sig)) {
+                StackStatus::SignalBlocked
+            } else {
+                continue;
+            };
+            if abandon(pool, i, gen) {
+                e.slot = None;
+                e.status = why;
+            }
+        }
     }
     for k in deferred {
         let e = &mut entries[k];
-        let Some(i) = e.slot else { continue };
+        let Some(i) = e.slot else {
+            describe(&dir, e); // abandoned while waiting
+            continue;
+        };
         let slot = &pool.slots[i];
-        let cur = slot.state.load(Ordering::Acquire);
-        if cur == word(gen, REQUESTED)
-            && slot
-                .state
-                .compare_exchange(
-                    cur,
-                    word(gen, ABANDONED),
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok()
-        {
+        if abandon(pool, i, gen) {
             e.slot = None;
             e.status = not_answered(&dir, e.tid, sig);
         } else {
@@ -661,6 +677,30 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         timeout,
         signal: sig,
     })
+}
+
+/// Withdraws the request in slot `i` if its handler has not started; true if withdrawn.
+fn abandon(pool: &Pool, i: usize, gen: u32) -> bool {
+    let ok = pool.slots[i]
+        .state
+        .compare_exchange(
+            word(gen, REQUESTED),
+            word(gen, ABANDONED),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok();
+    if ok {
+        pool.remaining.fetch_sub(1, Ordering::AcqRel);
+    }
+    ok
+}
+
+/// False once thread `tid` of process `pid` has exited (`tgkill` with signal 0).
+fn alive(pid: i32, tid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the thread exists.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid as libc::pid_t, 0) };
+    !(r != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH))
 }
 
 /// Takes the answer out of `slot` if it is `(gen, DONE)`; otherwise marks the thread
