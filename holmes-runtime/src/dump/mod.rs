@@ -10,6 +10,8 @@
 pub mod cpu;
 pub mod profile;
 pub mod threads;
+#[cfg(feature = "tokio")]
+pub mod tasks;
 pub mod writer;
 
 use std::fmt;
