@@ -61,9 +61,8 @@ impl TaskDir {
         let mut filled = 0;
         while filled < buf.len() {
             // SAFETY: reads into the unfilled tail of `buf`.
-            let n = unsafe {
-                libc::read(fd, buf[filled..].as_mut_ptr().cast(), buf.len() - filled)
-            };
+            let n =
+                unsafe { libc::read(fd, buf[filled..].as_mut_ptr().cast(), buf.len() - filled) };
             if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
             }
@@ -87,7 +86,9 @@ impl TaskDir {
     /// Signal masks of thread `tid` (`<tid>/status`); `None` when it is gone.
     pub fn sigmasks(&self, tid: u32) -> Option<SigMasks> {
         let mut buf = [0u8; 4096];
-        parse_sigmasks(&String::from_utf8_lossy(self.read(tid, "status", &mut buf)?))
+        parse_sigmasks(&String::from_utf8_lossy(
+            self.read(tid, "status", &mut buf)?,
+        ))
     }
 }
 
