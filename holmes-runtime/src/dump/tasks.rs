@@ -38,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::runtime::Handle;
 
 use crate::dump::profile::ProfileBuilder;
-use crate::dump::threads::{self, CaptureError, ThreadDump};
+use crate::dump::threads::{CaptureError, ThreadDump};
 use crate::symbol::Symbolizer;
 
 /// How to turn task dumps on, shown when they are off.
@@ -241,7 +241,7 @@ fn capture_content(handle: &Handle, timeout: Duration) -> Result<TaskDumpContent
     )
 )))]
 fn capture_content(_handle: &Handle, timeout: Duration) -> Result<TaskDumpContent, TaskDumpError> {
-    threads::dump_threads_with_timeout(timeout)
+    crate::dump::threads::dump_threads_with_timeout(timeout)
         .map(TaskDumpContent::Threads)
         .map_err(TaskDumpError::Threads)
 }
@@ -413,6 +413,9 @@ mod tests {
         let dump = dump_tasks(rt.handle(), Duration::from_secs(2)).expect("task dump");
         assert!(dump.alive_tasks >= 100, "{}", dump.summary());
         let text = dump.symbolized_text();
+        if std::env::var_os("PRINT_TASK_DUMP").is_some() {
+            eprintln!("{text}");
+        }
         let mut sym = Symbolizer::new();
         let p = dump.to_profile(&mut sym);
         let (_, total) = crate::dump::profile::top(&p, 10);
