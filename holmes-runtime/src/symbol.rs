@@ -81,7 +81,7 @@ mod tests {
 
     #[inline(never)]
     fn a_named_function_for_symbolizing() -> usize {
-        a_named_function_for_symbolizing as usize
+        a_named_function_for_symbolizing as *const () as usize
     }
 
     #[test]

@@ -1,24 +1,71 @@
-//! CPU profiles through `pprof` (pprof-rs).
+//! CPU profiles: `SIGPROF` at 99 Hz, frame-pointer stacks, pprof output.
 //!
-//! CPU profiling is process-wide: there is one `SIGPROF` handler and one profiler per
-//! process, so holmes runs one capture at a time, on the dumper thread, and refuses to
-//! start twice. pprof-rs is built with its `frame-pointer` unwinder, which is
-//! async-signal-safe (its default libgcc unwinder is not). Samples are taken at 99 Hz;
-//! the kernel tick here is 250 Hz, so faster timers would not sample more finely.
+//! # Why not pprof-rs's profiler
+//! pprof-rs (0.15) with its `frame-pointer` unwinder starts the walk at the interrupted
+//! function's frame record and never records the interrupted PC, so the function that
+//! was actually running — in an optimized hot loop, the culprit — is missing from every
+//! sample; its collector may also write to a temporary file from the signal handler.
+//! holmes needs the leaf, so the signal handler is written here, on the shared
+//! [`crate::stack`] walker. pprof-rs is still used for its `Profile` protobuf types.
 //!
-//! The report is taken unresolved while the profiler runs (cheap) and symbolized only
-//! after the profiler stopped, so symbolization never shows up in the profile.
+//! # How
+//! `setitimer(ITIMER_PROF)` makes the kernel send `SIGPROF` to the process every
+//! 1/99 s of process CPU time; the thread that consumed it takes the signal. The handler
+//! records the interrupted PC and the frame-pointer chain into a preallocated sample
+//! buffer. After the capture the dumper thread symbolizes the samples and builds a
+//! profile with Go's CPU sample types (`samples/count`, `cpu/nanoseconds`). The kernel
+//! tick here is 250 Hz, so faster timers would not sample more finely.
+//!
+//! # Signal safety (the handler's rules)
+//! - No allocation, no lock, no libgcc: the handler claims a slot of a buffer allocated
+//!   before the timer starts with one `fetch_add`, walks frame pointers bounded by the
+//!   thread's own stack (looked up once per thread with raw `open`/`read`), and publishes
+//!   the slot with a release store. A full buffer drops the sample and counts it.
+//! - `errno` is saved and restored.
+//! - The buffer is freed only after the timer is disarmed, the buffer pointer cleared
+//!   and no handler is running (an in-handler counter with sequentially consistent
+//!   ordering, so a late signal never writes into freed memory).
+//! - `SA_RESTART`: system calls interrupted by `SIGPROF` are restarted where the kernel
+//!   allows (see `man 7 signal`); this is the same exposure as any `setitimer` profiler.
+//!
+//! CPU profiling is process-wide (one `SIGPROF`, one `ITIMER_PROF` per process): holmes
+//! captures one profile at a time and refuses to start when another `SIGPROF` handler is
+//! installed (another profiler is running).
 
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use pprof::protos::Profile;
 
-/// Sampling frequency of CPU profiles.
-pub const FREQUENCY_HZ: i32 = 99;
+use super::profile::ProfileBuilder;
+use crate::stack::{self, Stack};
+use crate::symbol::Symbolizer;
 
-/// Libraries whose frames are not walked (they are built without frame pointers).
-const BLOCKLIST: &[&str] = &["libc", "libgcc", "pthread", "vdso"];
+/// Sampling frequency of CPU profiles.
+pub const FREQUENCY_HZ: u32 = 99;
+
+/// Most samples one capture keeps (~0.5 KiB each); more are dropped and counted.
+pub const MAX_SAMPLES: usize = 16 * 1024;
+
+struct Slot {
+    ready: AtomicBool,
+    tid: AtomicU64,
+    stack: std::cell::UnsafeCell<Stack>,
+}
+
+// SAFETY: a slot's stack is written by exactly one handler (the one that claimed its
+// index) before `ready` is set with release ordering, and read only after that.
+unsafe impl Sync for Slot {}
+
+struct Buffer {
+    next: AtomicUsize,
+    dropped: AtomicU64,
+    slots: Box<[Slot]>,
+}
+
+static BUFFER: AtomicPtr<Buffer> = AtomicPtr::new(std::ptr::null_mut());
+static IN_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
 /// A finished CPU capture.
 pub struct CpuCapture {
@@ -28,52 +75,251 @@ pub struct CpuCapture {
     pub duration: Duration,
     /// CPU time the process used during the capture.
     pub cpu_time: Duration,
+    /// Samples dropped because the buffer was full.
+    pub dropped: u64,
 }
 
-/// Starts and immediately stops a profiler: pprof's first `ProfilerGuard` costs ~100 ms,
-/// which should be paid at start-up, not when a spike is caught.
-pub fn warm_up() {
-    match pprof::ProfilerGuardBuilder::default()
-        .frequency(FREQUENCY_HZ)
-        .blocklist(BLOCKLIST)
-        .build()
-    {
-        Ok(guard) => drop(guard),
-        Err(e) => log::warn!(target: "holmes", "CPU profiler warm-up failed: {e}"),
+extern "C" fn on_sigprof(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let errno = Errno::save();
+    IN_HANDLER.fetch_add(1, Ordering::SeqCst);
+    let buf = BUFFER.load(Ordering::SeqCst);
+    if !buf.is_null() && !ctx.is_null() {
+        // SAFETY: non-null while IN_HANDLER > 0 keeps the collector from freeing it.
+        let buf = unsafe { &*buf };
+        let i = buf.next.fetch_add(1, Ordering::Relaxed);
+        if let Some(slot) = buf.slots.get(i) {
+            // SAFETY: index i is claimed by this handler only.
+            let out = unsafe { &mut *slot.stack.get() };
+            // SAFETY: ctx is the kernel's ucontext for this signal.
+            unsafe { record(ctx, out) };
+            // SAFETY: gettid has no preconditions.
+            slot.tid.store(
+                unsafe { libc::syscall(libc::SYS_gettid) } as u64,
+                Ordering::Relaxed,
+            );
+            slot.ready.store(true, Ordering::Release);
+        } else {
+            buf.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    IN_HANDLER.fetch_sub(1, Ordering::SeqCst);
+    errno.restore();
+}
+
+/// The interrupted PC, then the frame-pointer chain from the interrupted frame.
+///
+/// # Safety
+/// `ctx` must be the `ucontext_t` the kernel passed to a signal handler of this thread.
+unsafe fn record(ctx: *mut libc::c_void, out: &mut Stack) {
+    out.clear();
+    let Some((pc, fp, sp)) = (unsafe { registers(ctx) }) else {
+        return;
+    };
+    out.push(pc);
+    if let Some((_, hi)) = stack::thread_bounds_containing(sp) {
+        // SAFETY: [sp, hi) is the live part of this thread's own stack.
+        unsafe { stack::walk(fp, sp, hi, out) };
     }
 }
 
+/// (pc, frame pointer, stack pointer) of the interrupted context.
+unsafe fn registers(ctx: *mut libc::c_void) -> Option<(usize, usize, usize)> {
+    let uc = ctx as *const libc::ucontext_t;
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    {
+        // SAFETY: the caller passes a valid ucontext.
+        let g = unsafe { &(*uc).uc_mcontext.gregs };
+        Some((
+            g[libc::REG_RIP as usize] as usize,
+            g[libc::REG_RBP as usize] as usize,
+            g[libc::REG_RSP as usize] as usize,
+        ))
+    }
+    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    {
+        // SAFETY: the caller passes a valid ucontext.
+        let m = unsafe { &(*uc).uc_mcontext };
+        Some((m.pc as usize, m.regs[29] as usize, m.sp as usize))
+    }
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    {
+        let _ = uc;
+        None
+    }
+}
+
+struct Errno(i32);
+
+impl Errno {
+    fn save() -> Errno {
+        // SAFETY: errno is thread-local.
+        Errno(unsafe { *libc::__errno_location() })
+    }
+    fn restore(self) {
+        // SAFETY: errno is thread-local.
+        unsafe { *libc::__errno_location() = self.0 };
+    }
+}
+
+/// Installs the handler, and restores the previous disposition on drop.
+struct Installed {
+    previous: libc::sigaction,
+}
+
+impl Installed {
+    fn install() -> Result<Installed, String> {
+        // SAFETY: plain-data sigaction structs; the handler follows the rules above.
+        unsafe {
+            let mut previous: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGPROF, std::ptr::null(), &mut previous) != 0 {
+                return Err(format!(
+                    "cannot read the SIGPROF disposition: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            let h = previous.sa_sigaction;
+            if h != libc::SIG_DFL && h != libc::SIG_IGN && h != on_sigprof as *const () as usize {
+                return Err(
+                    "another SIGPROF handler is installed (is another CPU profiler running?)"
+                        .into(),
+                );
+            }
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigprof as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            if libc::sigaction(libc::SIGPROF, &sa, std::ptr::null_mut()) != 0 {
+                return Err(format!(
+                    "cannot install the SIGPROF handler: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            Ok(Installed { previous })
+        }
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        // SAFETY: restores the disposition read in `install`.
+        unsafe { libc::sigaction(libc::SIGPROF, &self.previous, std::ptr::null_mut()) };
+    }
+}
+
+fn set_timer(hz: u32) -> Result<(), String> {
+    let usec = if hz == 0 {
+        0
+    } else {
+        1_000_000 / hz as libc::suseconds_t
+    };
+    let tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: usec,
+    };
+    let it = libc::itimerval {
+        it_interval: tv,
+        it_value: tv,
+    };
+    // SAFETY: valid itimerval.
+    if unsafe { libc::setitimer(libc::ITIMER_PROF, &it, std::ptr::null_mut()) } != 0 {
+        return Err(format!("setitimer: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Resolves one address, so that the symbolizer's debug-info loading (~100 ms) is paid
+/// at start-up instead of when a spike is caught.
+pub fn warm_up(sym: &mut Symbolizer) {
+    let _ = sym.resolve(warm_up as *const () as usize + 1, false);
+}
+
 /// Profiles the process for `duration`, or until `shutdown` is disconnected.
-pub fn capture(duration: Duration, shutdown: &Receiver<()>) -> Result<CpuCapture, String> {
+pub fn capture(
+    duration: Duration,
+    shutdown: &Receiver<()>,
+    sym: &mut Symbolizer,
+) -> Result<CpuCapture, String> {
+    let cap = MAX_SAMPLES.min(
+        (duration.as_secs_f64() * FREQUENCY_HZ as f64 * available_cpus() as f64 * 1.5) as usize
+            + 64,
+    );
+    let buffer = Box::new(Buffer {
+        next: AtomicUsize::new(0),
+        dropped: AtomicU64::new(0),
+        slots: (0..cap)
+            .map(|_| Slot {
+                ready: AtomicBool::new(false),
+                tid: AtomicU64::new(0),
+                stack: std::cell::UnsafeCell::new(Stack::empty()),
+            })
+            .collect(),
+    });
+    let installed = Installed::install()?;
+    let raw = Box::into_raw(buffer);
+    BUFFER.store(raw, Ordering::SeqCst);
     let t0 = Instant::now();
     let c0 = process_cpu_time();
-    let guard = pprof::ProfilerGuardBuilder::default()
-        .frequency(FREQUENCY_HZ)
-        .blocklist(BLOCKLIST)
-        .build()
-        .map_err(|e| format!("cannot start the CPU profiler: {e}"))?;
-    let _ = shutdown.recv_timeout(duration);
-    let unresolved = guard.report().build_unresolved();
-    drop(guard);
+    let timer = set_timer(FREQUENCY_HZ);
+    if timer.is_ok() {
+        let _ = shutdown.recv_timeout(duration);
+    }
+    let _ = set_timer(0);
     let elapsed = t0.elapsed();
     let cpu_time = process_cpu_time().saturating_sub(c0);
-    let unresolved = unresolved.map_err(|e| format!("cannot read the CPU profile: {e}"))?;
-    let report = pprof::Report {
-        data: unresolved
-            .data
-            .into_iter()
-            .map(|(frames, count)| (pprof::Frames::from(frames), count))
-            .collect(),
-        timing: unresolved.timing,
-    };
-    let profile = report
-        .pprof()
-        .map_err(|e| format!("cannot encode the CPU profile: {e}"))?;
+    BUFFER.store(std::ptr::null_mut(), Ordering::SeqCst);
+    while IN_HANDLER.load(Ordering::SeqCst) != 0 {
+        std::thread::yield_now();
+    }
+    drop(installed);
+    // SAFETY: no handler can reach the buffer any more (see the module docs).
+    let buffer = unsafe { Box::from_raw(raw) };
+    timer?;
+
+    let period = 1_000_000_000 / FREQUENCY_HZ as i64;
+    let mut names = std::collections::HashMap::new();
+    let mut b = ProfileBuilder::new(
+        sym,
+        &[("samples", "count"), ("cpu", "nanoseconds")],
+        ("cpu", "nanoseconds"),
+        period,
+        "cpu",
+    );
+    for slot in buffer.slots.iter() {
+        if !slot.ready.load(Ordering::Acquire) {
+            continue;
+        }
+        // SAFETY: `ready` was set after the handler finished writing.
+        let stack = unsafe { &*slot.stack.get() };
+        let tid = slot.tid.load(Ordering::Relaxed);
+        let name = names.entry(tid).or_insert_with(|| thread_name(tid)).clone();
+        b.add(stack.ips(), true, &[1, period], &[("thread", &name)]);
+    }
+    b.duration(elapsed);
+    let dropped = buffer.dropped.load(Ordering::Relaxed);
+    if dropped > 0 {
+        b.comment(&format!("{dropped} samples dropped (buffer of {cap} full)"));
+    }
     Ok(CpuCapture {
-        profile,
+        profile: b.build(),
         duration: elapsed,
         cpu_time,
+        dropped,
     })
+}
+
+fn available_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn thread_name(tid: u64) -> String {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+        .map(|s| s.trim_end().to_owned())
+        .unwrap_or_else(|_| format!("tid {tid}"))
 }
 
 /// CPU time used by the whole process.
@@ -87,4 +333,42 @@ pub fn process_cpu_time() -> Duration {
         return Duration::ZERO;
     }
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn hot_leaf_for_cpu_test(until: Instant) -> u64 {
+        let mut x = 1u64;
+        while Instant::now() < until {
+            for i in 0..10_000u64 {
+                x = std::hint::black_box(x.rotate_left(3) ^ i);
+            }
+        }
+        x
+    }
+
+    #[test]
+    fn samples_name_the_running_function() {
+        let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
+        let until = Instant::now() + Duration::from_millis(700);
+        let spinner = std::thread::spawn(move || hot_leaf_for_cpu_test(until));
+        let mut sym = Symbolizer::new();
+        let c = capture(Duration::from_millis(600), &rx, &mut sym).unwrap();
+        spinner.join().unwrap();
+        let (top, total) = super::super::profile::top(&c.profile, 100);
+        assert!(total > 0, "no samples");
+        // Other tests of this binary run meanwhile: the spinner is at least a third.
+        let leaf = top
+            .iter()
+            .find(|t| t.name.contains("hot_leaf_for_cpu_test"));
+        assert!(leaf.is_some_and(|t| t.cum * 3 >= total), "{top:?}");
+        assert!(c.cpu_time >= Duration::from_millis(300));
+        // The handler is gone again.
+        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+        unsafe { libc::sigaction(libc::SIGPROF, std::ptr::null(), &mut sa) };
+        assert_eq!(sa.sa_sigaction, libc::SIG_DFL);
+    }
 }

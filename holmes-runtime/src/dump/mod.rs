@@ -6,12 +6,12 @@
 //! process-wide), symbolizes it with a cached symbolizer, writes the files and logs the
 //! event at warn level under target `holmes`.
 
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 pub mod cpu;
 pub mod profile;
-pub mod threads;
 #[cfg(feature = "tokio")]
 pub mod tasks;
+pub mod threads;
 pub mod writer;
 
 use std::fmt;
@@ -89,6 +89,8 @@ pub struct DumpEvent {
     pub capture_cpu_percent: Option<f64>,
     /// The heaviest functions of the profile (flat order).
     pub top: Vec<TopEntry>,
+    /// The profile's total in the unit of `top` (CPU nanoseconds, bytes, threads).
+    pub top_total: i64,
     /// The files written.
     pub files: Vec<PathBuf>,
     /// Set when the capture or a file write failed (the event is still reported).
@@ -153,7 +155,6 @@ pub(crate) struct Dumper {
     pub cores: f64,
     pub shared: Arc<Shared>,
     pub shutdown: Receiver<()>,
-    #[allow(dead_code)] // symbolizes heap and thread dumps
     pub sym: Symbolizer,
 }
 
@@ -167,8 +168,8 @@ struct Captured {
 impl Dumper {
     /// The thread body: warm up, then serve tasks until the channel closes or shutdown.
     pub fn run(mut self, tasks: Receiver<Task>) {
-        #[cfg(unix)]
-        cpu::warm_up();
+        #[cfg(target_os = "linux")]
+        cpu::warm_up(&mut self.sym);
         loop {
             crossbeam_channel::select! {
                 recv(tasks) -> t => match t {
@@ -199,6 +200,7 @@ impl Dumper {
             capture_duration: started.elapsed(),
             capture_cpu_percent: None,
             top: Vec::new(),
+            top_total: 0,
             files: Vec::new(),
             error: None,
         };
@@ -206,7 +208,7 @@ impl Dumper {
             Ok(c) => {
                 event.capture_duration = c.duration;
                 event.capture_cpu_percent = c.cpu_percent;
-                event.top = profile::top(&c.profile, 10).0;
+                (event.top, event.top_total) = profile::top(&c.profile, 10);
                 self.write_files(&mut event, &c.profile);
             }
             Err(e) => event.error = Some(e),
@@ -223,9 +225,9 @@ impl Dumper {
     fn capture(&mut self, kind: DumpKind) -> Result<Captured, String> {
         match kind {
             DumpKind::Cpu => {
-                #[cfg(unix)]
+                #[cfg(target_os = "linux")]
                 {
-                    let c = cpu::capture(self.cpu_profile_duration, &self.shutdown)?;
+                    let c = cpu::capture(self.cpu_profile_duration, &self.shutdown, &mut self.sym)?;
                     Ok(Captured {
                         cpu_percent: Some(crate::sample::cpu_percent(
                             Duration::ZERO,
@@ -237,7 +239,7 @@ impl Dumper {
                         profile: c.profile,
                     })
                 }
-                #[cfg(not(unix))]
+                #[cfg(not(target_os = "linux"))]
                 {
                     Err("CPU profiles are unsupported on this platform".into())
                 }

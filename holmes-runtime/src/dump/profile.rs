@@ -468,11 +468,11 @@ mod tests {
 
     #[inline(never)]
     fn leaf_fn_for_profile() -> usize {
-        leaf_fn_for_profile as usize + 2
+        leaf_fn_for_profile as *const () as usize + 2
     }
     #[inline(never)]
     fn root_fn_for_profile() -> usize {
-        root_fn_for_profile as usize + 2
+        root_fn_for_profile as *const () as usize + 2
     }
 
     fn sample_profile(sym: &mut Symbolizer) -> protos::Profile {

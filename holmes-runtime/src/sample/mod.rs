@@ -140,6 +140,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn reads_own_process() {
         let mut r = ProcessReader::new().unwrap();
         let a = r.read().unwrap();

@@ -152,18 +152,24 @@ thread_local! {
 /// Bounds `[lo, hi)` of the current thread's stack, looked up once per thread from the
 /// memory map without allocating (see [`maps::find_mapping`]) and cached.
 pub fn current_thread_bounds() -> Option<(usize, usize)> {
+    let probe = 0u8;
+    thread_bounds_containing(std::ptr::addr_of!(probe) as usize)
+}
+
+/// Bounds of the current thread's stack, which must contain `sp` (an address on it).
+/// Cached per thread; looked up again when `sp` is outside the cached range (the main
+/// thread's stack grows). Allocation-free and async-signal-safe (raw `open`/`read`).
+pub fn thread_bounds_containing(sp: usize) -> Option<(usize, usize)> {
     let cached = BOUNDS.try_with(Cell::get).ok()?;
-    match cached {
-        (0, 0) => {
-            let probe = 0u8;
-            let sp = std::ptr::addr_of!(probe) as usize;
-            let found = maps::find_mapping(sp);
-            let _ = BOUNDS.try_with(|b| b.set(found.unwrap_or((1, 1))));
-            found
-        }
-        (1, 1) => None,
-        b => Some(b),
+    if cached.0 <= sp && sp < cached.1 {
+        return Some(cached);
     }
+    if cached == (1, 1) {
+        return None;
+    }
+    let found = maps::find_mapping(sp);
+    let _ = BOUNDS.try_with(|b| b.set(found.unwrap_or((1, 1))));
+    found
 }
 
 /// Captures the current thread's stack into `out`, innermost first, starting with the
