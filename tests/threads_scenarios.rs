@@ -78,4 +78,7 @@ fn lock_order_deadlock_shows_both_sides_and_the_waiters() {
         lock < waiter,
         "lock call must be inner to the waiter:\n{group}"
     );
+    // Regression: the std function that called into glibc's frameless `syscall` was
+    // missing from every stack (recovered from the top of the stack since).
+    assert!(group.contains("lock_contended"), "{group}");
 }

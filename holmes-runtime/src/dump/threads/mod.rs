@@ -33,6 +33,9 @@
 //!   `std::backtrace`) takes a global lock and may allocate; the handler only walks
 //!   frame pointers, checking every read against the thread's stack bounds;
 //! - only async-signal-safe calls: `clock_gettime` (vDSO) and one `futex` wake;
+//! - memory reads only inside the thread's own live stack `[SP, end of its mapping)`
+//!   and inside code mappings of the snapshot taken just before the signals (a library
+//!   `dlclose`d in between is the one way to fault; holmes never unloads code);
 //! - `errno` is saved and restored;
 //! - all shared memory it touches is atomics in a pool that is never freed, so a
 //!   handler that runs late (its signal stayed pending) can neither corrupt a newer
@@ -46,8 +49,13 @@
 //! Yama scope, and stop every thread; DWARF unwinding in a handler is not
 //! async-signal-safe. Frame pointers are on (`-C force-frame-pointers=yes`) for the
 //! whole workspace, which makes an allocation-free walk accurate for Rust code.
-//! Frames inside libc (usually built without frame pointers) may hide the function
-//! that called into libc; its callers are still shown.
+//! Libraries built without frame pointers (glibc, the vDSO) would hide the function
+//! that called into them — the one that says *which* wait a thread is in
+//! (`futex_wait`, `Mutex::lock_contended`). When the interrupted PC lies in another
+//! code mapping than the first walked return address, the handler looks at the first
+//! 16 words above SP for a return address into a different code mapping that follows a
+//! call instruction, and inserts it as the second frame. Frames inside such a library
+//! other than the interrupted one are not shown.
 //!
 //! # Effect on the host: interrupted system calls
 //! The handler is installed with `SA_RESTART`, so most blocking calls (`read`/`write`

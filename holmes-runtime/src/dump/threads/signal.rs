@@ -25,7 +25,9 @@
 //! that tells it to go away.
 
 use std::io;
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 use std::sync::{Mutex, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -100,6 +102,8 @@ struct Pool {
     /// Readable mappings `[lo, hi)`, sorted by `lo`, valid for `maps_len` entries.
     maps_lo: Box<[AtomicUsize]>,
     maps_hi: Box<[AtomicUsize]>,
+    /// Whether each mapping is executable (code).
+    maps_exec: Box<[AtomicBool]>,
     maps_len: AtomicUsize,
     /// Answers still expected in the current capture; a futex word.
     remaining: AtomicU32,
@@ -113,34 +117,45 @@ impl Pool {
             slots: (0..slots).map(|_| Slot::new()).collect(),
             maps_lo: (0..maps).map(|_| AtomicUsize::new(0)).collect(),
             maps_hi: (0..maps).map(|_| AtomicUsize::new(0)).collect(),
+            maps_exec: (0..maps).map(|_| AtomicBool::new(false)).collect(),
             maps_len: AtomicUsize::new(0),
             remaining: AtomicU32::new(0),
             pid: AtomicI32::new(0),
         }
     }
 
-    /// The snapshot mapping that contains `sp`. Allocation-free, lock-free.
-    fn bounds(&self, sp: usize) -> Option<(usize, usize)> {
+    /// Index of the snapshot mapping that contains `addr`. Allocation-free, lock-free.
+    fn find(&self, addr: usize) -> Option<usize> {
         let n = self
             .maps_len
             .load(Ordering::Relaxed)
             .min(self.maps_lo.len());
-        // Binary search for the last mapping whose start is <= sp.
+        // Binary search for the last mapping whose start is <= addr.
         let (mut lo, mut hi) = (0usize, n);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.maps_lo[mid].load(Ordering::Relaxed) <= sp {
+            if self.maps_lo[mid].load(Ordering::Relaxed) <= addr {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
         let i = lo.checked_sub(1)?;
-        let (start, end) = (
+        (addr < self.maps_hi[i].load(Ordering::Relaxed)).then_some(i)
+    }
+
+    /// `[start, end)` of mapping `i`.
+    fn range(&self, i: usize) -> (usize, usize) {
+        (
             self.maps_lo[i].load(Ordering::Relaxed),
             self.maps_hi[i].load(Ordering::Relaxed),
-        );
-        (start <= sp && sp < end).then_some((start, end))
+        )
+    }
+
+    /// The executable mapping that contains `addr`.
+    fn code(&self, addr: usize) -> Option<usize> {
+        self.find(addr)
+            .filter(|&i| self.maps_exec[i].load(Ordering::Relaxed))
     }
 
     /// True when some handler is between its compare-exchange and its final store.
@@ -290,23 +305,131 @@ unsafe fn answer(info: &QueuedSigInfo, ctx: *mut libc::c_void, t0: u64) {
     }
     // SAFETY: ctx is the kernel's ucontext_t (contract of this function).
     let (pc, fp, sp) = unsafe { registers(ctx) };
-    let mut s = Stack::empty();
-    s.push(pc);
-    if let Some((_, hi)) = pool.bounds(sp) {
+    let mut walked = Stack::empty();
+    let mut leaf_caller = None;
+    if let Some(i) = pool.find(sp) {
+        let (_, hi) = pool.range(i);
         // SAFETY: [sp, hi) is the live part of the stack this very thread is running
         // on (the handler runs on it, below sp), so it stays mapped during the walk.
-        unsafe { stack::walk(fp, sp, hi, &mut s) };
+        unsafe { stack::walk(fp, sp, hi, &mut walked) };
+        // SAFETY: same range as the walk.
+        leaf_caller = unsafe { caller_of_foreign_leaf(pool, pc, sp, fp, hi, &walked) };
     }
-    for (dst, &ip) in slot.ips.iter().zip(s.ips()) {
+    let frames = [pc]
+        .into_iter()
+        .chain(leaf_caller)
+        .chain(walked.ips().iter().copied());
+    let mut n = 0;
+    for (dst, ip) in slot.ips.iter().zip(frames) {
         dst.store(ip, Ordering::Relaxed);
+        n += 1;
     }
-    slot.len.store(s.len(), Ordering::Relaxed);
+    slot.len.store(n, Ordering::Relaxed);
     slot.handler_ns
         .store(monotonic_ns().wrapping_sub(t0), Ordering::Relaxed);
     if pool.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
         futex_wake(&pool.remaining);
     }
     slot.state.store(word(gen, DONE), Ordering::Release);
+}
+
+/// Most stack words examined above SP for the caller of a frameless leaf.
+const LEAF_SCAN_WORDS: usize = 16;
+
+/// The return address into the function that called the interrupted one, when the
+/// frame-pointer walk cannot see it.
+///
+/// The walk starts at the frame record of the innermost function that keeps frame
+/// pointers. When the thread was interrupted inside a library built without them
+/// (glibc's `syscall`, `pthread_cond_wait`, the vDSO…), the Rust function that called
+/// into the library has no record yet: its return address sits just above SP, below
+/// FP. So, only when the PC lies in a different code mapping than the first walked
+/// return address (the interrupted code belongs to another object), the first word in
+/// `[sp, min(fp, sp + 16 words))` that points into a code mapping other than the PC's,
+/// right after a call instruction, is taken as that return address. Reads stay inside
+/// the stack `[sp, hi)` and inside readable code mappings.
+///
+/// # Safety
+/// `[sp, hi)` must be the live stack of the current thread.
+#[inline(always)]
+unsafe fn caller_of_foreign_leaf(
+    pool: &Pool,
+    pc: usize,
+    sp: usize,
+    fp: usize,
+    hi: usize,
+    walked: &Stack,
+) -> Option<usize> {
+    const WORD: usize = std::mem::size_of::<usize>();
+    let pc_map = pool.code(pc)?;
+    if let Some(&first) = walked.ips().first() {
+        if pool.code(first) == Some(pc_map) {
+            return None; // the interrupted code keeps frame pointers like its caller
+        }
+    }
+    let mut end = hi.min(sp.saturating_add(LEAF_SCAN_WORDS * WORD));
+    if fp > sp {
+        end = end.min(fp);
+    }
+    let mut at = sp;
+    while at + WORD <= end {
+        // SAFETY: [at, at + WORD) lies inside [sp, hi), the live stack (contract).
+        let w = unsafe { (at as *const usize).read() };
+        if let Some(m) = pool.code(w) {
+            // SAFETY: m is a readable code mapping of the snapshot.
+            if m != pc_map && unsafe { follows_call(w, pool.range(m)) } {
+                return Some(w);
+            }
+        }
+        at += WORD;
+    }
+    None
+}
+
+/// True when the instruction just before `ret` is a call (x86_64: `call rel32`,
+/// `call [rip+disp32]`, `call reg`, `call [reg+disp8]`; aarch64: `bl`, `blr`).
+///
+/// # Safety
+/// `[lo, hi)` must be readable memory containing `ret`.
+#[inline(always)]
+unsafe fn follows_call(ret: usize, (lo, hi): (usize, usize)) -> bool {
+    if ret > hi {
+        return false;
+    }
+    // SAFETY (for every read below): the byte lies in [lo, ret) ⊂ [lo, hi).
+    let byte = |back: usize| -> Option<u8> {
+        let a = ret.checked_sub(back)?;
+        (a >= lo).then(|| unsafe { (a as *const u8).read() })
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        // `FF /2` with the ModRM byte `m` at `ret - len + 1`: reg field 2 and the
+        // addressing mode that makes the instruction `len` bytes long.
+        let ff2 = |len: usize, mode: u8, sib: bool| -> bool {
+            byte(len) == Some(0xFF)
+                && byte(len - 1).is_some_and(|m| {
+                    m & 0x38 == 0x10 && m & 0xC0 == mode && ((m & 0x07 == 0x04) == sib)
+                })
+        };
+        byte(5) == Some(0xE8) // call rel32
+            || (byte(6) == Some(0xFF) && byte(5) == Some(0x15)) // call [rip+disp32]
+            || ff2(2, 0xC0, false) // call reg
+            || (ff2(2, 0x00, false) && byte(1).is_some_and(|m| m & 0x07 != 0x05)) // call [reg]
+            || ff2(3, 0x40, false) // call [reg+disp8]
+            || ff2(6, 0x80, false) // call [reg+disp32]
+            || ff2(3, 0x00, true) // call [sib]
+            || ff2(4, 0x40, true) // call [sib+disp8]
+            || ff2(7, 0x80, true) // call [sib+disp32]
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let b = [byte(4), byte(3), byte(2), byte(1)];
+        let [Some(b0), Some(b1), Some(b2), Some(b3)] = b else {
+            return false;
+        };
+        let insn = u32::from_le_bytes([b0, b1, b2, b3]);
+        insn & 0xFC00_0000 == 0x9400_0000 || insn & 0xFFFF_FC1F == 0xD63F_0000
+    }
 }
 
 fn futex_wake(word: &AtomicU32) {
@@ -512,7 +635,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     let mut maps = Vec::with_capacity(256);
     let ok = stack::maps::for_each_mapping(|m| {
         if m.readable() {
-            maps.push((m.start, m.end));
+            maps.push((m.start, m.end, m.perms[2] == b'x'));
         }
         true
     });
@@ -522,9 +645,10 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     maps.sort_unstable();
 
     let pool = ready_pool(c, entries.len(), maps.len())?;
-    for (i, &(lo, hi)) in maps.iter().enumerate() {
+    for (i, &(lo, hi, exec)) in maps.iter().enumerate() {
         pool.maps_lo[i].store(lo, Ordering::Relaxed);
         pool.maps_hi[i].store(hi, Ordering::Relaxed);
+        pool.maps_exec[i].store(exec, Ordering::Relaxed);
     }
     pool.maps_len.store(maps.len(), Ordering::Relaxed);
     pool.pid.store(pid, Ordering::Relaxed);
@@ -740,5 +864,82 @@ fn not_answered(dir: &procfs::TaskDir, tid: u32, sig: i32) -> StackStatus {
         None => StackStatus::Exited,
         Some(m) if m.is_blocked(sig) => StackStatus::SignalBlocked,
         Some(_) => StackStatus::TimedOut,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool_with(maps: &[(usize, usize, bool)]) -> Pool {
+        let p = Pool::new(1, maps.len());
+        for (i, &(lo, hi, x)) in maps.iter().enumerate() {
+            p.maps_lo[i].store(lo, Ordering::Relaxed);
+            p.maps_hi[i].store(hi, Ordering::Relaxed);
+            p.maps_exec[i].store(x, Ordering::Relaxed);
+        }
+        p.maps_len.store(maps.len(), Ordering::Relaxed);
+        p
+    }
+
+    #[test]
+    fn finds_mappings_by_binary_search() {
+        let p = pool_with(&[
+            (0x1000, 0x2000, true),
+            (0x3000, 0x5000, false),
+            (0x5000, 0x6000, true),
+        ]);
+        assert_eq!(p.find(0xfff), None);
+        assert_eq!(p.find(0x1000), Some(0));
+        assert_eq!(p.find(0x1fff), Some(0));
+        assert_eq!(p.find(0x2000), None); // gap
+        assert_eq!(p.find(0x4fff), Some(1));
+        assert_eq!(p.find(0x5000), Some(2));
+        assert_eq!(p.find(0x6000), None);
+        assert_eq!(p.code(0x4000), None); // not executable
+        assert_eq!(p.code(0x5800), Some(2));
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn recognises_call_sites() {
+        let check = |code: &[u8]| {
+            let lo = code.as_ptr() as usize;
+            // SAFETY: [lo, lo + len) is the slice.
+            unsafe { follows_call(lo + code.len(), (lo, lo + code.len())) }
+        };
+        assert!(check(&[0x90, 0xE8, 1, 2, 3, 4])); // call rel32
+        assert!(check(&[0xFF, 0x15, 1, 2, 3, 4])); // call [rip+disp32]
+        assert!(check(&[0x90, 0x41, 0xFF, 0xD3])); // call r11
+        assert!(check(&[0x90, 0xFF, 0x50, 0x08])); // call [rax+8]
+        assert!(check(&[0xFF, 0x90, 0x38, 0x06, 0, 0])); // call [rax+0x638]
+        assert!(check(&[0x90, 0xFF, 0x54, 0x24, 0x08])); // call [rsp+8]
+        assert!(check(&[0x90, 0xFF, 0xD0])); // call rax
+        assert!(check(&[0x90, 0xFF, 0x10])); // call [rax]
+        assert!(!check(&[0x90, 0xFF, 0xE0])); // jmp rax
+        assert!(!check(&[0x90, 0x90, 0x90, 0x90, 0x90, 0x90]));
+        assert!(!check(&[0xE8])); // would read before the mapping
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn return_addresses_of_a_real_stack_follow_calls() {
+        let mut s = Stack::empty();
+        stack::capture_current(&mut s);
+        assert!(s.len() >= 2);
+        for &ra in s.ips() {
+            let (lo, hi) = stack::maps::find_mapping(ra).expect("code mapping");
+            // SAFETY: [lo, hi) is a readable mapping containing ra.
+            // SAFETY: [lo, hi) is a readable mapping containing ra; the bytes read
+            // (for the message) lie in it too (a call is at least 2 bytes long).
+            let (ok, before) = unsafe {
+                let before: Vec<u8> = (1..=8.min(ra - lo))
+                    .rev()
+                    .map(|b| ((ra - b) as *const u8).read())
+                    .collect();
+                (follows_call(ra, (lo, hi)), before)
+            };
+            assert!(ok, "no call before {ra:#x}: {before:02x?}");
+        }
     }
 }
