@@ -230,8 +230,8 @@ impl fmt::Display for ThreadState {
 pub enum StackStatus {
     /// The stack is in [`ThreadInfo::stack`].
     Captured,
-    /// The thread blocks the dump signal (it is in its `SigBlk` mask), or an earlier
-    /// request is still pending for it.
+    /// The thread blocks the dump signal: the request waits in its queue (the signal
+    /// is in both its `SigBlk` and `SigPnd` masks), possibly since an earlier capture.
     SignalBlocked,
     /// The thread did not answer before the deadline (not scheduled in time, or it
     /// blocked the signal and unblocked it too late to be seen).

@@ -133,6 +133,16 @@ impl SigMasks {
     pub fn is_blocked(&self, sig: i32) -> bool {
         bit(self.blocked, sig)
     }
+
+    /// True when `sig` waits in the thread's queue because the thread blocks it.
+    ///
+    /// Blocked alone is not enough: while the kernel delivers `sig` to its handler,
+    /// `sig` is in the blocked mask too (a handler runs with its own signal blocked),
+    /// from before the handler's first instruction. A thread preempted there is
+    /// answering, not refusing. Such a signal is no longer pending.
+    pub fn holds_back(&self, sig: i32) -> bool {
+        self.is_blocked(sig) && self.is_pending(sig)
+    }
 }
 
 fn bit(mask: u64, sig: i32) -> bool {
@@ -176,6 +186,13 @@ mod tests {
         assert!(!m.is_pending(5));
         assert!(m.is_blocked(2));
         assert!(!m.is_blocked(0) && !m.is_blocked(65));
+        // Regression: blocked but not pending = being delivered, not refused.
+        assert!(!m.holds_back(2));
+        let both = SigMasks {
+            pending: 0b10,
+            blocked: 0b10,
+        };
+        assert!(both.holds_back(2));
         assert!(parse_sigmasks("Name: x\n").is_none());
     }
 

@@ -738,7 +738,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
             let Some(i) = e.slot else { continue };
             let why = if !alive(pid, e.tid) {
                 StackStatus::Exited
-            } else if check_masks && dir.sigmasks(e.tid).is_some_and(|m| m.is_blocked(sig)) {
+            } else if check_masks && dir.sigmasks(e.tid).is_some_and(|m| m.holds_back(sig)) {
                 StackStatus::SignalBlocked
             } else {
                 continue;
@@ -862,7 +862,7 @@ fn describe(dir: &procfs::TaskDir, e: &mut Entry) {
 fn not_answered(dir: &procfs::TaskDir, tid: u32, sig: i32) -> StackStatus {
     match dir.sigmasks(tid) {
         None => StackStatus::Exited,
-        Some(m) if m.is_blocked(sig) => StackStatus::SignalBlocked,
+        Some(m) if m.holds_back(sig) => StackStatus::SignalBlocked,
         Some(_) => StackStatus::TimedOut,
     }
 }
