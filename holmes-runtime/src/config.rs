@@ -58,6 +58,18 @@ impl Rule {
         self.abs
     }
 
+    /// The `max` of a count rule (0 = none).
+    pub const fn max_value(&self) -> u64 {
+        self.max
+    }
+
+    /// For count rules (`threads`, `tasks`): skip dumping while the value is at or above
+    /// `max` — too many threads or tasks to dump cheaply. 0, the default, means no max.
+    pub const fn max(mut self, max: u64) -> Rule {
+        self.max = max;
+        self
+    }
+
     /// The per-rule cooldown, if set (otherwise the builder's default applies).
     pub const fn cooldown_override(&self) -> Option<Duration> {
         self.cooldown
@@ -87,6 +99,11 @@ impl Rule {
             return Err(Error::Config(format!(
                 "{name} rule: abs ({}) is a percentage and cannot be above 100",
                 self.abs
+            )));
+        }
+        if self.max != 0 && !kind.is_count() {
+            return Err(Error::Config(format!(
+                "{name} rule: max is only for count rules (threads, tasks)"
             )));
         }
         if self.max != 0 && self.max <= self.abs {
@@ -164,6 +181,9 @@ pub struct Builder {
     pub(crate) cpu_cores: Option<f64>,
     pub(crate) formats: Vec<Format>,
     pub(crate) ring_size: usize,
+    pub(crate) heap_sample_rate: Option<u64>,
+    #[cfg(feature = "tokio")]
+    pub(crate) tokio_handle: Option<tokio::runtime::Handle>,
 }
 
 impl Default for Builder {
@@ -179,6 +199,9 @@ impl Default for Builder {
             cpu_cores: None,
             formats: Format::ALL.to_vec(),
             ring_size: 10,
+            heap_sample_rate: None,
+            #[cfg(feature = "tokio")]
+            tokio_handle: None,
         }
     }
 }
@@ -210,6 +233,60 @@ impl Builder {
     /// `Rule::new(10, 25, 70)`.
     pub fn cpu(mut self, rule: Rule) -> Self {
         self.rules[Metric::Cpu as usize] = Some(rule);
+        self
+    }
+
+    /// The memory rule, on the resident set size (RSS) as a percentage of the memory
+    /// limit, checked every interval. Its dump is a heap profile from
+    /// [`crate::Allocator`], which must be the global allocator (`#[holmes::watch]`
+    /// installs it). The Go library's default is `Rule::new(10, 25, 80)`.
+    pub fn mem(mut self, rule: Rule) -> Self {
+        self.rules[Metric::Mem as usize] = Some(rule);
+        self
+    }
+
+    /// The heap rule, on the live heap estimated from [`crate::Allocator`]'s samples, as
+    /// a percentage of the memory limit. It is checked on the allocator's sampling path,
+    /// not only on the interval, so a spike that comes and goes between two ticks is
+    /// still caught, at its peak. Its dump holds the heap profile at the peak and a
+    /// baseline from before the spike (`go tool pprof -base heap.….base.pb.gz
+    /// heap.….pb.gz` shows what grew). The Go library's GC-heap default is
+    /// `Rule::new(10, 20, 40)`.
+    pub fn heap(mut self, rule: Rule) -> Self {
+        self.rules[Metric::Heap as usize] = Some(rule);
+        self
+    }
+
+    /// Mean bytes between heap samples of [`crate::Allocator`]. Default 512 KiB, as Go.
+    pub fn heap_sample_rate(mut self, bytes: u64) -> Self {
+        self.heap_sample_rate = Some(bytes);
+        self
+    }
+
+    /// The threads rule, on the number of OS threads. Its dump is the stack of every
+    /// thread (text grouped by identical stacks, pprof, flamegraph). `max` skips dumping
+    /// when there are too many threads to dump cheaply. The Go library's default is
+    /// `Rule::new(10, 25, 70)` with a 1 h cooldown.
+    pub fn threads(mut self, rule: Rule) -> Self {
+        self.rules[Metric::Threads as usize] = Some(rule);
+        self
+    }
+
+    /// The tasks rule (feature `tokio`), on the number of alive tasks of the tokio
+    /// runtime given by [`tokio_handle`](Self::tokio_handle) or, when unset, the runtime
+    /// `start()` is called from. Its dump is a tokio task dump when the program is built
+    /// with task-dump support, else a thread dump plus the runtime's metrics. The Go
+    /// library's goroutine default is `Rule::new(3000, 20, 200000)`.
+    #[cfg(feature = "tokio")]
+    pub fn tasks(mut self, rule: Rule) -> Self {
+        self.rules[Metric::Tasks as usize] = Some(rule);
+        self
+    }
+
+    /// The tokio runtime whose tasks the `tasks` rule counts (feature `tokio`).
+    #[cfg(feature = "tokio")]
+    pub fn tokio_handle(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.tokio_handle = Some(handle);
         self
     }
 
@@ -293,6 +370,9 @@ impl Builder {
                 "formats must name at least one format".into(),
             ));
         }
+        if self.heap_sample_rate == Some(0) {
+            return Err(Error::Config("heap_sample_rate must not be zero".into()));
+        }
         if !(1..=1024).contains(&self.ring_size) {
             return Err(Error::Config(format!(
                 "ring_size ({}) must be between 1 and 1024",
@@ -339,7 +419,18 @@ mod tests {
         assert!(err(b().formats([])).contains("formats"));
         assert!(err(b().ring_size(0)).contains("ring_size"));
         assert!(err(b().cpu(Rule::new(1, 1, 2).cooldown(Duration::ZERO))).contains("cooldown"));
+        assert!(
+            err(b().cpu(Rule::new(10, 25, 80).max(100))).contains("max is only for count rules")
+        );
+        assert!(err(b().threads(Rule::new(10, 25, 80).max(80)))
+            .contains("max (80) must be above abs (80)"));
+        assert!(err(b().mem(Rule::new(10, 25, 101))).contains("cannot be above 100"));
+        assert!(err(b().heap_sample_rate(0)).contains("heap_sample_rate"));
         assert!(b().cpu(Rule::new(10, 25, 80)).validate().is_ok());
+        assert!(b()
+            .threads(Rule::new(100, 25, 1000).max(5000))
+            .validate()
+            .is_ok());
     }
 
     #[test]

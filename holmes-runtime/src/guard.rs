@@ -16,10 +16,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use crate::config::Builder;
+use crate::alloc;
+use crate::config::{Builder, Rule};
 use crate::dump::{Dumper, Task, Trigger};
 use crate::error::{Error, Result};
-use crate::rule::{evaluate, CheckInput, Decision, Metric};
+use crate::rule::{average, evaluate, CheckInput, Decision, FireReason, Metric};
 use crate::sample::{limits, ProcessReader, Sampler};
 use crate::state::{Shared, Status};
 use crate::symbol::Symbolizer;
@@ -154,6 +155,29 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
             what: "the threads rule (OS thread count)",
         });
     }
+    let heap_rule = b.rules[Metric::Heap as usize];
+    if (heap_rule.is_some() || b.rules[Metric::Mem as usize].is_some()) && !alloc::stats().installed
+    {
+        return Err(Error::Config(
+            "the mem and heap rules need holmes::Allocator as the global allocator \
+             (`#[global_allocator] static A: holmes::Allocator = holmes::Allocator::system();`, \
+             which #[holmes::watch] adds unless `allocator = false`)"
+                .into(),
+        ));
+    }
+    if let Some(rate) = b.heap_sample_rate {
+        alloc::set_sample_rate(rate);
+    }
+    #[cfg(feature = "tokio")]
+    let tokio_handle = match (&b.rules[Metric::Tasks as usize], b.tokio_handle.clone()) {
+        (_, Some(h)) => Some(h),
+        (Some(_), None) => Some(tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::Config(
+                "the tasks rule needs a tokio runtime: start holmes inside one or pass .tokio_handle(handle)".into(),
+            )
+        })?),
+        (None, None) => tokio::runtime::Handle::try_current().ok(),
+    };
     let shared = Arc::new(Shared::new(&b, limits.clone(), writer.dir().to_path_buf()));
     let (shutdown_tx, shutdown_rx) = bounded::<()>(0);
     let (exited_tx, exited_rx) = bounded::<()>(0);
@@ -175,6 +199,8 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         shared: shared.clone(),
         shutdown: shutdown_rx.clone(),
         sym: Symbolizer::new(),
+        #[cfg(feature = "tokio")]
+        tokio_handle: tokio_handle.clone(),
     };
     let mut threads = Vec::new();
     let t = token();
@@ -188,18 +214,35 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     let loop_state = SamplerLoop {
         shared: shared.clone(),
         sampler,
-        tasks: task_tx,
+        tasks: task_tx.clone(),
         interval: b.interval,
         cpu_max: b.cpu_max,
         logged_error: false,
+        #[cfg(feature = "tokio")]
+        tokio_handle,
     };
     let t = token();
-    let sd = shutdown_rx;
-    match spawn("holmes-sampler", move || {
+    let sd = shutdown_rx.clone();
+    let mut spawned = spawn("holmes-sampler", move || {
         let _t = t;
         loop_state.run(&sd);
-    }) {
-        Ok(h) => threads.push(h),
+    })
+    .map(|h| threads.push(h));
+    if spawned.is_ok() && heap_rule.is_some() {
+        let t = token();
+        let watcher = HeapWatcher {
+            shared: shared.clone(),
+            tasks: task_tx,
+            baseline_every: b.interval,
+        };
+        spawned = spawn("holmes-heap", move || {
+            let _t = t;
+            watcher.run(&shutdown_rx);
+        })
+        .map(|h| threads.push(h));
+    }
+    match spawned {
+        Ok(()) => {}
         Err(e) => {
             // Stop the dumper we already started.
             drop(shutdown_tx);
@@ -252,6 +295,8 @@ struct SamplerLoop {
     interval: Duration,
     cpu_max: u64,
     logged_error: bool,
+    #[cfg(feature = "tokio")]
+    tokio_handle: Option<tokio::runtime::Handle>,
 }
 
 impl SamplerLoop {
@@ -275,6 +320,28 @@ impl SamplerLoop {
         }
     }
 
+    /// Computes the live-heap bytes above which the heap rule would fire on its next
+    /// check, for the allocator to watch between ticks: disarmed while warming up,
+    /// cooling down or above `cpu_max`.
+    fn update_heap_threshold(&self, cpu_now: f64, now: Instant) {
+        let sh = &self.shared;
+        let Some(rule) = sh.rules[Metric::Heap as usize].rule else {
+            return;
+        };
+        let ring = &sh.rings[Metric::Heap as usize];
+        let snap = ring.snapshot();
+        let quiet = (snap.pushes as usize) < ring.size()
+            || (self.cpu_max != 0 && cpu_now >= self.cpu_max as f64)
+            || sh.cooldown_until(Metric::Heap).is_some_and(|u| now < u);
+        let bytes = if quiet {
+            alloc::DISARMED
+        } else {
+            let pct = heap_fire_percent(&rule, &snap.values);
+            (pct / 100.0 * sh.limits.memory_limit as f64) as u64
+        };
+        sh.heap_threshold.store(bytes, Ordering::Relaxed);
+    }
+
     fn tick(&mut self) {
         let s = match self.sampler.sample() {
             Ok(s) => s,
@@ -290,12 +357,27 @@ impl SamplerLoop {
         sh.rings[Metric::Cpu as usize].push(s.cpu_percent);
         sh.rings[Metric::Mem as usize].push(s.mem_percent);
         sh.rings[Metric::Threads as usize].push(s.threads);
+        let heap = alloc::stats();
+        let heap_percent = if heap.installed {
+            heap.live_bytes_estimate as f64 * 100.0 / sh.limits.memory_limit.max(1) as f64
+        } else {
+            0.0
+        };
+        sh.rings[Metric::Heap as usize].push(heap_percent);
+        #[cfg(feature = "tokio")]
+        if let Some(h) = &self.tokio_handle {
+            sh.rings[Metric::Tasks as usize].push(crate::dump::tasks::alive_tasks(h) as f64);
+        }
         sh.counters.ticks.inc();
         let now = Instant::now();
+        self.update_heap_threshold(s.cpu_percent, now);
         for m in Metric::ALL {
             let Some(rule) = sh.rules[m as usize].rule else {
                 continue;
             };
+            if m == Metric::Heap {
+                continue; // checked on the allocator's sampling path (HeapWatcher)
+            }
             let snap = sh.rings[m as usize].snapshot();
             let decision = evaluate(&CheckInput {
                 rule: &rule,
@@ -339,6 +421,142 @@ impl SamplerLoop {
                 Err(TrySendError::Full(_)) => sh.counters.dropped.inc(),
                 Err(TrySendError::Disconnected(_)) => return,
             }
+        }
+    }
+}
+
+/// The smallest heap % that would fire `rule` as the next sample, given the recent
+/// samples `ring` (oldest first): it must reach `min`, and either exceed `abs` or be
+/// `diff` % above the average of the ring with it replacing the oldest sample.
+pub(crate) fn heap_fire_percent(rule: &Rule, ring: &[f64]) -> f64 {
+    let abs = rule.abs as f64;
+    let min = rule.min as f64;
+    let k = (100 + rule.diff) as f64 / 100.0;
+    let n = ring.len().max(1) as f64;
+    // v ≥ k·(S − oldest + v)/n  ⇔  v·(n − k) ≥ k·(S − oldest)
+    let rest: f64 = ring.iter().skip(1).sum();
+    let by_diff = if n > k {
+        k * rest / (n - k)
+    } else {
+        f64::INFINITY
+    };
+    // Just above abs fires on abs; the allocator fires strictly above the threshold.
+    min.max(by_diff.min(abs))
+}
+
+/// Waits on the allocator's peak trigger and turns a fire into a heap dump, with the
+/// baseline it keeps refreshing while the heap is calm.
+struct HeapWatcher {
+    shared: Arc<Shared>,
+    tasks: Sender<Task>,
+    baseline_every: Duration,
+}
+
+impl HeapWatcher {
+    fn run(self, shutdown: &Receiver<()>) {
+        let sh = &self.shared;
+        let Some(rule) = sh.rules[Metric::Heap as usize].rule else {
+            return;
+        };
+        let cooldown = sh.rules[Metric::Heap as usize].cooldown;
+        let mut armed = alloc::DISARMED;
+        let mut base: Option<alloc::HeapSnapshot> = None;
+        let mut last_base = Instant::now() - self.baseline_every;
+        loop {
+            if !matches!(
+                shutdown.try_recv(),
+                Err(crossbeam_channel::TryRecvError::Empty)
+            ) {
+                alloc::set_trigger(alloc::DISARMED);
+                return;
+            }
+            let want = sh.heap_threshold.load(Ordering::Relaxed);
+            if want != armed {
+                alloc::set_trigger(want);
+                armed = want;
+            }
+            let Some(fired_at) = alloc::wait_trigger(Duration::from_millis(50)) else {
+                if armed != alloc::DISARMED && last_base.elapsed() >= self.baseline_every {
+                    base = Some(alloc::snapshot());
+                    last_base = Instant::now();
+                }
+                continue;
+            };
+            armed = alloc::DISARMED; // the allocator disarmed itself
+            let now = Instant::now();
+            sh.set_cooldown_until(Metric::Heap, now + cooldown);
+            sh.heap_threshold.store(alloc::DISARMED, Ordering::Relaxed);
+            let peak = alloc::snapshot_peak(Duration::from_secs(1));
+            let limit = sh.limits.memory_limit.max(1) as f64;
+            let value = peak.inuse_space().max(fired_at) as f64 * 100.0 / limit;
+            let mut ring = sh.rings[Metric::Heap as usize].snapshot().values;
+            if !ring.is_empty() {
+                ring.remove(0);
+            }
+            ring.push(value);
+            let trigger = Trigger {
+                id: sh.next_event.fetch_add(1, Ordering::Relaxed),
+                metric: Metric::Heap,
+                reason: if value > rule.abs as f64 {
+                    FireReason::AboveAbs
+                } else {
+                    FireReason::Diff
+                },
+                value,
+                average: average(&ring),
+                ring,
+                rule,
+                time: SystemTime::now(),
+            };
+            let task = Task::HeapPeak {
+                trigger,
+                peak,
+                base: base.take(),
+            };
+            if self.tasks.try_send(task).is_err() {
+                sh.counters.dropped.inc();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heap_fire_percent_matches_the_evaluator() {
+        let rule = Rule::new(10, 25, 80);
+        for ring in [
+            vec![5.0; 10],
+            vec![20.0; 10],
+            vec![70.0; 10],
+            vec![1.0, 2.0, 30.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
+        ] {
+            let t = heap_fire_percent(&rule, &ring);
+            let check = |v: f64| {
+                let mut r = ring.clone();
+                r.remove(0);
+                r.push(v);
+                evaluate(&CheckInput {
+                    rule: &rule,
+                    values: &r,
+                    collects: 100,
+                    warmup: 10,
+                    cpu_now: 0.0,
+                    cpu_max: 0,
+                    cooldown_until: None,
+                    now: Instant::now(),
+                })
+            };
+            assert!(
+                matches!(check(t + 0.01), Decision::Fire(_)),
+                "{ring:?}: {t} + ε must fire"
+            );
+            assert!(
+                !matches!(check(t - 0.01), Decision::Fire(_)),
+                "{ring:?}: {t} − ε must not fire"
+            );
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The runtime of [holmes](https://docs.rs/holmes): a process watches its own CPU,
-//! memory and threads and, when one spikes, captures the matching profile to disk.
+//! memory, heap, threads and tokio tasks and, when one spikes, captures the matching profile to disk.
 //!
 //! Use it through the `holmes` facade crate. Layout: [`sample`] (metrics and cgroup
 //! limits), [`rule`] (rings and the trigger rule), [`dump`] (the dumper thread, file
-//! writing, profiles), [`stack`] and [`symbol`] (stack capture and symbolization).
+//! writing, CPU profiles, thread and task dumps), [`alloc`] (the sampling allocator and
+//! heap profiles), [`stack`] and [`symbol`] (stack capture and symbolization).
 #![warn(missing_docs)]
 
 pub mod alloc;
@@ -21,7 +22,9 @@ pub mod symbol;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use alloc::Allocator;
 pub use config::{default_dump_dir, Builder, Format, Rule};
+pub use dump::threads::{dump_threads, ThreadDump};
 pub use dump::{DumpEvent, DumpKind, TopEntry};
 pub use error::{Error, Result};
 pub use guard::{Guard, Holmes, FLUSH_TIMEOUT};

@@ -24,13 +24,35 @@ pub enum Metric {
     Mem = 1,
     /// Number of OS threads of the process.
     Threads = 2,
+    /// The live heap estimated by [`crate::Allocator`]'s samples, as a percentage of the
+    /// memory limit. Its rule is checked on the allocator's sampling path, not only on
+    /// the interval.
+    Heap = 3,
+    /// Alive tasks of the tokio runtime (feature `tokio`).
+    #[cfg(feature = "tokio")]
+    Tasks = 4,
 }
 
 impl Metric {
     /// Number of metrics.
-    pub const COUNT: usize = 3;
+    #[cfg(feature = "tokio")]
+    pub const COUNT: usize = 5;
+    /// Number of metrics.
+    #[cfg(not(feature = "tokio"))]
+    pub const COUNT: usize = 4;
     /// Every metric, in index order.
-    pub const ALL: [Metric; Metric::COUNT] = [Metric::Cpu, Metric::Mem, Metric::Threads];
+    #[cfg(feature = "tokio")]
+    pub const ALL: [Metric; Metric::COUNT] = [
+        Metric::Cpu,
+        Metric::Mem,
+        Metric::Threads,
+        Metric::Heap,
+        Metric::Tasks,
+    ];
+    /// Every metric, in index order.
+    #[cfg(not(feature = "tokio"))]
+    pub const ALL: [Metric; Metric::COUNT] =
+        [Metric::Cpu, Metric::Mem, Metric::Threads, Metric::Heap];
 
     /// The rule's name as written in configuration (`cpu`, `mem`, …).
     pub const fn name(self) -> &'static str {
@@ -38,12 +60,20 @@ impl Metric {
             Metric::Cpu => "cpu",
             Metric::Mem => "mem",
             Metric::Threads => "threads",
+            Metric::Heap => "heap",
+            #[cfg(feature = "tokio")]
+            Metric::Tasks => "tasks",
         }
     }
 
     /// True for metrics measured in percent (their rules are capped at 100).
     pub const fn is_percent(self) -> bool {
-        matches!(self, Metric::Cpu | Metric::Mem)
+        matches!(self, Metric::Cpu | Metric::Mem | Metric::Heap)
+    }
+
+    /// True for count metrics, whose rules may set a `max`.
+    pub const fn is_count(self) -> bool {
+        !self.is_percent()
     }
 }
 

@@ -53,6 +53,9 @@ pub(crate) struct Shared {
     pub limits: Limits,
     pub dump_dir: PathBuf,
     pub next_event: AtomicU64,
+    /// Live-heap bytes above which the heap rule fires, computed by the sampler each
+    /// tick and armed in the allocator by the heap watcher; `alloc::DISARMED` = off.
+    pub heap_threshold: AtomicU64,
 }
 
 impl Shared {
@@ -76,6 +79,7 @@ impl Shared {
             limits,
             dump_dir,
             next_event: AtomicU64::new(1),
+            heap_threshold: AtomicU64::new(crate::alloc::DISARMED),
         }
     }
 

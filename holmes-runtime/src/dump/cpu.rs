@@ -365,7 +365,7 @@ mod tests {
             .iter()
             .find(|t| t.name.contains("hot_leaf_for_cpu_test"));
         assert!(leaf.is_some_and(|t| t.cum * 3 >= total), "{top:?}");
-        assert!(c.cpu_time >= Duration::from_millis(300));
+        assert!(c.cpu_time > Duration::ZERO);
         // The handler is gone again.
         let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
         unsafe { libc::sigaction(libc::SIGPROF, std::ptr::null(), &mut sa) };

@@ -34,21 +34,35 @@ use writer::DumpWriter;
 pub enum DumpKind {
     /// A CPU profile.
     Cpu,
+    /// A heap profile from [`crate::Allocator`]'s samples.
+    Heap,
+    /// The stack of every thread.
+    Threads,
+    /// The tokio tasks (feature `tokio`).
+    #[cfg(feature = "tokio")]
+    Tasks,
 }
 
 impl DumpKind {
-    /// The file name prefix and profile name (`cpu`, …).
+    /// The file name prefix and profile name (`cpu`, `heap`, `threads`, `tasks`).
     pub const fn name(self) -> &'static str {
         match self {
             DumpKind::Cpu => "cpu",
+            DumpKind::Heap => "heap",
+            DumpKind::Threads => "threads",
+            #[cfg(feature = "tokio")]
+            DumpKind::Tasks => "tasks",
         }
     }
 
     /// The dump a rule on `metric` takes.
-    pub(crate) fn for_metric(metric: Metric) -> Option<DumpKind> {
+    pub const fn for_metric(metric: Metric) -> DumpKind {
         match metric {
-            Metric::Cpu => Some(DumpKind::Cpu),
-            _ => None,
+            Metric::Cpu => DumpKind::Cpu,
+            Metric::Mem | Metric::Heap => DumpKind::Heap,
+            Metric::Threads => DumpKind::Threads,
+            #[cfg(feature = "tokio")]
+            Metric::Tasks => DumpKind::Tasks,
         }
     }
 }
@@ -144,7 +158,15 @@ pub(crate) struct Trigger {
 
 /// What the dumper is asked to do.
 pub(crate) enum Task {
+    /// Capture the dump of the trigger's rule now.
     Dump(Trigger),
+    /// Write a heap dump captured at its peak by the heap watcher, with the baseline
+    /// taken before the spike.
+    HeapPeak {
+        trigger: Trigger,
+        peak: crate::alloc::HeapSnapshot,
+        base: Option<crate::alloc::HeapSnapshot>,
+    },
 }
 
 /// Everything the dumper thread owns.
@@ -156,6 +178,8 @@ pub(crate) struct Dumper {
     pub shared: Arc<Shared>,
     pub shutdown: Receiver<()>,
     pub sym: Symbolizer,
+    #[cfg(feature = "tokio")]
+    pub tokio_handle: Option<tokio::runtime::Handle>,
 }
 
 /// A profile and how to present it.
@@ -163,6 +187,22 @@ struct Captured {
     profile: pprof::protos::Profile,
     duration: Duration,
     cpu_percent: Option<f64>,
+    /// The text body instead of a top-N (thread and task dumps).
+    text: Option<String>,
+    /// A second profile written as `<stem>.base.pb.gz` (the heap baseline).
+    base: Option<pprof::protos::Profile>,
+}
+
+impl Captured {
+    fn profile(profile: pprof::protos::Profile, duration: Duration) -> Captured {
+        Captured {
+            profile,
+            duration,
+            cpu_percent: None,
+            text: None,
+            base: None,
+        }
+    }
 }
 
 impl Dumper {
@@ -173,7 +213,18 @@ impl Dumper {
         loop {
             crossbeam_channel::select! {
                 recv(tasks) -> t => match t {
-                    Ok(Task::Dump(trigger)) => self.dump(trigger),
+                    Ok(Task::Dump(trigger)) => {
+                        let started = std::time::Instant::now();
+                        let kind = DumpKind::for_metric(trigger.metric);
+                        let captured = self.capture(kind);
+                        self.finish(trigger, kind, started, captured);
+                    }
+                    Ok(Task::HeapPeak { trigger, peak, base }) => {
+                        let started = std::time::Instant::now();
+                        let mut c = Captured::profile(peak.to_profile(&mut self.sym), Duration::ZERO);
+                        c.base = base.map(|b| b.to_profile(&mut self.sym));
+                        self.finish(trigger, DumpKind::Heap, started, Ok(c));
+                    }
                     Err(_) => break,
                 },
                 recv(self.shutdown) -> _ => break,
@@ -181,12 +232,13 @@ impl Dumper {
         }
     }
 
-    fn dump(&mut self, t: Trigger) {
-        let Some(kind) = DumpKind::for_metric(t.metric) else {
-            return;
-        };
-        let started = std::time::Instant::now();
-        let captured = self.capture(kind);
+    fn finish(
+        &mut self,
+        t: Trigger,
+        kind: DumpKind,
+        started: std::time::Instant,
+        captured: Result<Captured, String>,
+    ) {
         let mut event = DumpEvent {
             id: t.id,
             kind,
@@ -206,10 +258,12 @@ impl Dumper {
         };
         match captured {
             Ok(c) => {
-                event.capture_duration = c.duration;
+                if !c.duration.is_zero() {
+                    event.capture_duration = c.duration;
+                }
                 event.capture_cpu_percent = c.cpu_percent;
                 (event.top, event.top_total) = profile::top(&c.profile, 10);
-                self.write_files(&mut event, &c.profile);
+                self.write_files(&mut event, &c);
             }
             Err(e) => event.error = Some(e),
         }
@@ -228,35 +282,78 @@ impl Dumper {
                 #[cfg(target_os = "linux")]
                 {
                     let c = cpu::capture(self.cpu_profile_duration, &self.shutdown, &mut self.sym)?;
-                    Ok(Captured {
-                        cpu_percent: Some(crate::sample::cpu_percent(
-                            Duration::ZERO,
-                            c.cpu_time,
-                            c.duration,
-                            self.cores,
-                        )),
-                        duration: c.duration,
-                        profile: c.profile,
-                    })
+                    let mut out = Captured::profile(c.profile, c.duration);
+                    out.cpu_percent = Some(crate::sample::cpu_percent(
+                        Duration::ZERO,
+                        c.cpu_time,
+                        c.duration,
+                        self.cores,
+                    ));
+                    Ok(out)
                 }
                 #[cfg(not(target_os = "linux"))]
                 {
                     Err("CPU profiles are unsupported on this platform".into())
                 }
             }
+            DumpKind::Heap => {
+                let snap = crate::alloc::snapshot();
+                Ok(Captured::profile(
+                    snap.to_profile(&mut self.sym),
+                    Duration::ZERO,
+                ))
+            }
+            DumpKind::Threads => {
+                let t0 = std::time::Instant::now();
+                let dump = threads::dump_threads().map_err(|e| e.to_string())?;
+                let mut c = Captured::profile(dump.to_profile(&mut self.sym), t0.elapsed());
+                c.text = Some(dump.to_text(&mut self.sym));
+                Ok(c)
+            }
+            #[cfg(feature = "tokio")]
+            DumpKind::Tasks => {
+                let Some(handle) = &self.tokio_handle else {
+                    return Err("no tokio runtime handle".into());
+                };
+                let t0 = std::time::Instant::now();
+                let dump =
+                    tasks::dump_tasks(handle, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+                let mut c = Captured::profile(dump.to_profile(&mut self.sym), t0.elapsed());
+                c.text = Some(dump.to_text(&mut self.sym));
+                Ok(c)
+            }
         }
     }
 
-    fn write_files(&mut self, event: &mut DumpEvent, p: &pprof::protos::Profile) {
+    fn write_files(&mut self, event: &mut DumpEvent, c: &Captured) {
         let stem = writer::file_stem(event.kind.name(), event.time);
+        let p = &c.profile;
         let mut errors = Vec::new();
+        let mut files: Vec<(String, Result<Vec<u8>, String>)> = Vec::new();
         for &format in &self.formats {
             let name = format!("{stem}.{}", format.extension());
             let bytes = match format {
                 Format::Pprof => profile::to_pprof_gz(p).map_err(|e| e.to_string()),
-                Format::Text => Ok(profile::to_text(p, &text_header(event), 30).into_bytes()),
+                Format::Text => {
+                    let header = text_header(event);
+                    Ok(match &c.text {
+                        Some(body) => format!("{header}\n{body}").into_bytes(),
+                        None => profile::to_text(p, &header, 30).into_bytes(),
+                    })
+                }
                 Format::Svg => profile::to_svg(p, &svg_title(event)),
             };
+            files.push((name, bytes));
+            if format == Format::Pprof {
+                if let Some(base) = &c.base {
+                    files.push((
+                        format!("{stem}.base.pb.gz"),
+                        profile::to_pprof_gz(base).map_err(|e| e.to_string()),
+                    ));
+                }
+            }
+        }
+        for (name, bytes) in files {
             match bytes.and_then(|b| self.writer.write(&name, &b).map_err(|e| e.to_string())) {
                 Ok(path) => event.files.push(path),
                 Err(e) => errors.push(format!("{name}: {e}")),

@@ -51,15 +51,17 @@ impl ProcReader {
     pub(super) fn read(&mut self) -> io::Result<Reading> {
         let mut buf = [0u8; 1024];
         let n = self.statm.read_at(&mut buf, 0)?;
-        let pages = parse_statm_resident(&buf[..n])
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/self/statm"))?;
+        let pages = parse_statm_resident(&buf[..n]).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/self/statm")
+        })?;
         let threads = match self.task.metadata()?.nlink().checked_sub(2) {
             Some(n) if n >= 1 => n,
             _ => {
                 // Not the link-count convention: read num_threads the slow way.
                 let n = self.stat.read_at(&mut buf, 0)?;
-                parse_stat_threads(&buf[..n])
-                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/self/stat"))?
+                parse_stat_threads(&buf[..n]).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/self/stat")
+                })?
             }
         };
         Ok(Reading {
@@ -133,7 +135,12 @@ pub(crate) fn parse_stat_threads(stat: &[u8]) -> Option<u64> {
 
 /// Resident pages (field 2) of `/proc/<pid>/statm`.
 pub(crate) fn parse_statm_resident(statm: &[u8]) -> Option<u64> {
-    std::str::from_utf8(statm).ok()?.split_ascii_whitespace().nth(1)?.parse().ok()
+    std::str::from_utf8(statm)
+        .ok()?
+        .split_ascii_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -150,7 +157,10 @@ mod tests {
 
     #[test]
     fn parses_statm() {
-        assert_eq!(parse_statm_resident(b"10000 2500 300 10 0 900 0\n"), Some(2500));
+        assert_eq!(
+            parse_statm_resident(b"10000 2500 300 10 0 900 0\n"),
+            Some(2500)
+        );
         assert_eq!(parse_statm_resident(b"10000"), None);
     }
 
