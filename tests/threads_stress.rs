@@ -173,6 +173,11 @@ fn check(dump: &ThreadDump, long_lived: &HashSet<u32>, blocker: u32, me: u32) {
             .iter()
             .find(|i| i.tid == t)
             .unwrap_or_else(|| panic!("thread {t} missing from the dump: {dump:?}"));
+        // glibc's pthread_create blocks every signal while it creates a thread: the
+        // spawner spends much of its time there and may legitimately not answer.
+        if info.name == "stress-spawner" && info.status == StackStatus::SignalBlocked {
+            continue;
+        }
         assert_eq!(info.status, StackStatus::Captured, "{info:?}");
         assert!(
             info.stack.as_ref().is_some_and(|s| !s.is_empty()),

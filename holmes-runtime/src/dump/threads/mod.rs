@@ -78,9 +78,18 @@
 //! Well-written code already handles `EINTR` (any signal, e.g. `SIGCHLD` or a CPU
 //! profiler's `SIGPROF`, causes the same).
 //!
-//! # One at a time
+//! # One at a time, process-wide state
 //! Capturing is process-wide: one capture runs at a time, a concurrent caller waits up
-//! to its timeout and then gets [`CaptureError::Busy`].
+//! to its timeout and then gets [`CaptureError::Busy`]. The first capture installs the
+//! handler for [`dump_signal`] for the rest of the process's life (it is never
+//! uninstalled: a request still queued on a thread that blocks the signal must find a
+//! handler, not the default action, which would kill the process). The slot pool, about
+//! 0.5 KiB per thread of the largest process seen plus the memory-map snapshot, is kept
+//! for the process's life too.
+//!
+//! [`dump_threads`] itself is not async-signal-safe: call it from an ordinary thread
+//! (a debug endpoint, the thread that receives signals through `signal-hook`'s
+//! iterator, a test), never from inside a signal handler.
 
 #[cfg(target_os = "linux")]
 mod procfs;

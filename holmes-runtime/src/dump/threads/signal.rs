@@ -738,7 +738,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
             let Some(i) = e.slot else { continue };
             let why = if !alive(pid, e.tid) {
                 StackStatus::Exited
-            } else if check_masks && dir.sigmasks(e.tid).is_some_and(|m| m.holds_back(sig)) {
+            } else if check_masks && refuses(&dir, e.tid, sig) {
                 StackStatus::SignalBlocked
             } else {
                 continue;
@@ -856,6 +856,17 @@ fn describe(dir: &procfs::TaskDir, e: &mut Entry) {
         None if e.stack.is_none() => e.status = StackStatus::Exited,
         None => {}
     }
+}
+
+/// True when thread `tid` holds our request back and is asleep, so it cannot answer
+/// before it wakes up. A runnable thread with the signal blocked is usually in a short
+/// blocked section (glibc's `pthread_create` blocks every signal while it creates the
+/// thread) and answers as soon as it gets a CPU: it is waited for until the deadline.
+fn refuses(dir: &procfs::TaskDir, tid: u32, sig: i32) -> bool {
+    dir.sigmasks(tid).is_some_and(|m| m.holds_back(sig))
+        && dir
+            .stat(tid)
+            .is_some_and(|(_, s)| matches!(s, ThreadState::Sleeping | ThreadState::DiskWait))
 }
 
 /// Why a signalled thread did not answer, from its signal masks.
