@@ -1,0 +1,37 @@
+//! Scenario (1gbslice): a handler allocates and touches 1 GiB; the `mem` rule (RSS % of
+//! a 2 GiB limit) must dump a heap profile led by that handler.
+
+use std::time::Duration;
+
+#[global_allocator]
+static ALLOC: holmes::Allocator = holmes::Allocator::system();
+
+#[inline(never)]
+fn make_1gb_handler() -> Vec<u8> {
+    let mut v = vec![0u8; 1 << 30];
+    for i in (0..v.len()).step_by(4096) {
+        v[i] = 1; // touch every page: RSS grows
+    }
+    v
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info")).init();
+    let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
+    let guard = holmes::Holmes::builder()
+        .interval(Duration::from_millis(100))
+        .dump_dir(dir)
+        .memory_limit(2 << 30)
+        .mem(holmes::Rule::new(10, 25, 40).cooldown(Duration::from_secs(3600)))
+        .start()
+        .expect("holmes starts");
+    std::thread::sleep(Duration::from_millis(1500));
+    let v = std::hint::black_box(make_1gb_handler());
+    let t0 = std::time::Instant::now();
+    while guard.status().metric(holmes::Metric::Mem).last_dump.is_none() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(v);
+    let s = guard.status();
+    println!("dumps={} failures={}", s.dumps, s.dump_failures);
+}

@@ -1,0 +1,48 @@
+//! Scenario (thread_trigger): after the warm-up, 200 threads park in a named blocking
+//! function; the `threads` rule must dump every thread's stack.
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+#[inline(never)]
+fn park_in_pileup_culprit(b: Arc<Barrier>, release: Arc<Barrier>) {
+    b.wait();
+    release.wait();
+    std::hint::black_box(());
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info")).init();
+    let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
+    let guard = holmes::Holmes::builder()
+        .interval(Duration::from_millis(100))
+        .dump_dir(dir)
+        .threads(holmes::Rule::new(20, 25, 100).max(5000).cooldown(Duration::from_secs(3600)))
+        .start()
+        .expect("holmes starts");
+    std::thread::sleep(Duration::from_millis(1500));
+    let n = 200;
+    let started = Arc::new(Barrier::new(n + 1));
+    let release = Arc::new(Barrier::new(n + 1));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let (b, r) = (started.clone(), release.clone());
+            std::thread::Builder::new()
+                .name(format!("pileup-{i}"))
+                .stack_size(128 << 10)
+                .spawn(move || park_in_pileup_culprit(b, r))
+                .expect("spawn")
+        })
+        .collect();
+    started.wait();
+    let t0 = std::time::Instant::now();
+    while guard.status().metric(holmes::Metric::Threads).last_dump.is_none() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    release.wait();
+    for h in handles {
+        let _ = h.join();
+    }
+    let s = guard.status();
+    println!("dumps={} failures={}", s.dumps, s.dump_failures);
+}
