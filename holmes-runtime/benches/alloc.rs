@@ -20,7 +20,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use holmes_runtime::alloc::{self as halloc, Allocator};
 
@@ -82,10 +82,23 @@ unsafe impl GlobalAlloc for Switch {
 #[global_allocator]
 static GLOBAL: Switch = Switch;
 
+/// CPU time of the calling thread: time spent descheduled (the machine may be shared)
+/// does not count.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes one timespec; CLOCK_THREAD_CPUTIME_ID is always available on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 #[inline(never)]
 fn pairs<A: GlobalAlloc>(a: &A, size: usize, n: u64) -> Duration {
     let layout = Layout::from_size_align(size, 8).expect("layout");
-    let t = Instant::now();
+    let t = thread_cpu();
     for _ in 0..n {
         // SAFETY: non-zero size; the block is freed with its layout.
         unsafe {
@@ -94,7 +107,7 @@ fn pairs<A: GlobalAlloc>(a: &A, size: usize, n: u64) -> Duration {
             a.dealloc(p, layout);
         }
     }
-    t.elapsed()
+    thread_cpu() - t
 }
 
 /// ns per pair per thread, `threads` threads running at once.
@@ -111,25 +124,26 @@ fn pairs_mt<A: GlobalAlloc + Sync>(a: &'static A, size: usize, n: u64, threads: 
 
 #[inline(never)]
 fn hashmap_build_drop(n: usize) -> Duration {
-    let t = Instant::now();
+    let t = thread_cpu();
     let mut m = HashMap::new();
     for i in 0..n {
         m.insert(format!("key-{i:08}"), format!("value-{i}-{}", i * 7));
     }
     black_box(&m);
     drop(m);
-    t.elapsed()
+    thread_cpu() - t
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// (median, minimum)
+fn stat(v: &mut [f64]) -> (f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    (v[v.len() / 2], v[0])
 }
 
 struct Row {
     name: String,
-    system: f64,
-    holmes: f64,
+    system: (f64, f64),
+    holmes: (f64, f64),
     unit: &'static str,
 }
 
@@ -143,8 +157,8 @@ fn ab(name: &str, unit: &'static str, reps: usize, mut run: impl FnMut(bool) -> 
     }
     Row {
         name: name.to_owned(),
-        system: median(&mut s),
-        holmes: median(&mut h),
+        system: stat(&mut s),
+        holmes: stat(&mut h),
         unit,
     }
 }
@@ -158,14 +172,14 @@ fn main() {
         .unwrap_or(halloc::DEFAULT_SAMPLE_RATE);
     halloc::set_sample_rate(rate);
     let quick = std::env::var_os("HOLMES_BENCH_QUICK").is_some();
-    let n: u64 = if quick { 2_000_000 } else { 20_000_000 };
-    let reps = if quick { 3 } else { 11 };
+    let n: u64 = if quick { 1_000_000 } else { 2_000_000 };
+    let reps = if quick { 5 } else { 21 };
     let mut rows = Vec::new();
     for (size, label) in [(64usize, "64 B"), (4096, "4 KiB")] {
         for threads in [1usize, 2] {
             rows.push(ab(
                 &format!("{label} alloc+free pair, {threads} thread(s)"),
-                "ns/pair",
+                "ns",
                 reps,
                 |h| {
                     if h {
@@ -193,22 +207,25 @@ fn main() {
     let s = halloc::stats();
     println!();
     println!(
-        "holmes::Allocator<System> vs System, sample rate {} B (median of {reps} alternating runs)",
+        "holmes::Allocator<System> vs System, sample rate {} B, thread CPU time, \
+         {reps} alternating runs per side",
         s.sample_rate
     );
     println!(
-        "{:<42} {:>12} {:>12} {:>9}",
-        "case", "System", "holmes", "overhead"
+        "{:<42} {:>11} {:>11} {:>10} {:>11} {:>11} {:>10}",
+        "case", "System med", "holmes med", "overhead", "System min", "holmes min", "overhead"
     );
     for r in &rows {
+        let u = r.unit;
         println!(
-            "{:<42} {:>9.2} {:<2} {:>9.2} {:<2} {:>+8.2}%",
+            "{:<42} {:>8.2} {u} {:>8.2} {u} {:>+9.2}% {:>8.2} {u} {:>8.2} {u} {:>+9.2}%",
             r.name,
-            r.system,
-            if r.unit == "ms" { "ms" } else { "ns" },
-            r.holmes,
-            if r.unit == "ms" { "ms" } else { "ns" },
-            (r.holmes / r.system - 1.0) * 100.0
+            r.system.0,
+            r.holmes.0,
+            (r.holmes.0 / r.system.0 - 1.0) * 100.0,
+            r.system.1,
+            r.holmes.1,
+            (r.holmes.1 / r.system.1 - 1.0) * 100.0
         );
     }
     println!(

@@ -1,0 +1,1 @@
+//! Empty: this package only holds the `peers` benchmark (benches/peers.rs).
