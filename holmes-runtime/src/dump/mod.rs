@@ -105,6 +105,9 @@ pub struct DumpEvent {
     pub top: Vec<TopEntry>,
     /// The profile's total in the unit of `top` (CPU nanoseconds, bytes, threads).
     pub top_total: i64,
+    /// The innermost frame of the heaviest stack that is not runtime machinery (std,
+    /// the allocator, holmes): usually the function to look at first.
+    pub culprit: Option<String>,
     /// The files written.
     pub files: Vec<PathBuf>,
     /// Set when the capture or a file write failed (the event is still reported).
@@ -129,8 +132,8 @@ impl fmt::Display for DumpEvent {
         if let Some(c) = self.capture_cpu_percent {
             write!(f, ", cpu during capture: {c:.1}%")?;
         }
-        if let Some(t) = self.top.first() {
-            write!(f, ", top: {}", t.name)?;
+        if let Some(c) = &self.culprit {
+            write!(f, ", culprit: {c}")?;
         }
         if let Some(e) = &self.error {
             write!(f, ", error: {e}")?;
@@ -253,6 +256,7 @@ impl Dumper {
             capture_cpu_percent: None,
             top: Vec::new(),
             top_total: 0,
+            culprit: None,
             files: Vec::new(),
             error: None,
         };
@@ -263,6 +267,7 @@ impl Dumper {
                 }
                 event.capture_cpu_percent = c.cpu_percent;
                 (event.top, event.top_total) = profile::top(&c.profile, 10);
+                event.culprit = profile::culprit(&c.profile);
                 self.write_files(&mut event, &c);
             }
             Err(e) => event.error = Some(e),
@@ -394,6 +399,9 @@ fn text_header(e: &DumpEvent) -> String {
         e.average,
         e.ring.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>(),
     );
+    if let Some(c) = &e.culprit {
+        h.push_str(&format!("culprit: {c} (innermost frame of the heaviest stack outside std and holmes)\n"));
+    }
     if let Some(c) = e.capture_cpu_percent {
         h.push_str(&format!(
             "capture: {:.2?}, cpu during capture: {c:.1}%{}\n",

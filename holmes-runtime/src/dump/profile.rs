@@ -342,6 +342,76 @@ fn xml_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// True for frames of the language runtime, the allocator or holmes itself, which are
+/// never the culprit a person looks for.
+pub fn is_machinery(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "std::",
+        "core::",
+        "alloc::",
+        "<std::",
+        "<core::",
+        "<alloc::",
+        "holmes_runtime::",
+        "<holmes_runtime::",
+        "tokio::",
+        "<tokio::",
+        "__",
+        "_start",
+        "start_thread",
+        "clone",
+        "syscall",
+        "0x",
+        "[unknown]",
+        "futex",
+        "pthread_",
+        "__GI_",
+        "epoll_",
+        "nanosleep",
+        "clock_nanosleep",
+        "<&",
+        "<alloc",
+        "hashbrown::",
+        "<hashbrown::",
+    ];
+    let n = name.trim_start_matches('<');
+    PREFIXES
+        .iter()
+        .any(|p| name.starts_with(p) || n.starts_with(p.trim_start_matches('<')))
+        || name.starts_with("<u")
+            && name[1..]
+                .split('>')
+                .next()
+                .is_some_and(|t| t.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// The culprit of a profile: in the heaviest stack (default sample type), the innermost
+/// frame that is not runtime machinery ([`is_machinery`]).
+pub fn culprit(p: &protos::Profile) -> Option<String> {
+    let vi = value_index(p);
+    let (locs, funcs) = indexes(p);
+    let heaviest = p
+        .sample
+        .iter()
+        .max_by_key(|s| s.value.get(vi).copied().unwrap_or(0))?;
+    // Merge samples with the same stack names (thread labels split them).
+    let mut by_stack: HashMap<Vec<&str>, i64> = HashMap::new();
+    for s in &p.sample {
+        *by_stack
+            .entry(sample_names(p, &locs, &funcs, s))
+            .or_default() += s.value.get(vi).copied().unwrap_or(0);
+    }
+    let names = by_stack
+        .into_iter()
+        .max_by_key(|(_, v)| *v)
+        .map(|(k, _)| k)
+        .unwrap_or_else(|| sample_names(p, &locs, &funcs, heaviest));
+    names
+        .into_iter()
+        .find(|n| !is_machinery(n))
+        .map(str::to_owned)
+}
+
 /// One row of a text top-N.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TopEntry {
@@ -543,6 +613,38 @@ mod tests {
         assert!(String::from_utf8(to_svg(&empty, "none").unwrap())
             .unwrap()
             .contains("no samples"));
+    }
+
+    #[test]
+    fn culprit_skips_machinery() {
+        assert!(is_machinery(
+            "std::sys::backtrace::__rust_begin_short_backtrace"
+        ));
+        assert!(is_machinery("<std::sync::barrier::Barrier>::wait"));
+        assert!(is_machinery("<u64>::unchecked_add"));
+        assert!(is_machinery(
+            "<holmes_runtime::alloc::Allocator<A> as core::alloc::global::GlobalAlloc>::alloc"
+        ));
+        assert!(!is_machinery("rule_threads::park_in_pileup_culprit"));
+        assert!(!is_machinery("<myapp::Server as myapp::Handler>::handle"));
+        let mut sym = Symbolizer::new();
+        let mut b = ProfileBuilder::new(
+            &mut sym,
+            &[("threads", "count")],
+            ("threads", "count"),
+            1,
+            "threads",
+        );
+        let heavy = [
+            "syscall",
+            "<std::sync::barrier::Barrier>::wait",
+            "myapp::stuck_here",
+            "myapp::main",
+        ];
+        b.add_named(&heavy, &[3], &[("thread_name", "a")]);
+        b.add_named(&heavy, &[3], &[("thread_name", "b")]);
+        b.add_named(&["myapp::busy", "myapp::main"], &[5], &[]);
+        assert_eq!(culprit(&b.build()).as_deref(), Some("myapp::stuck_here"));
     }
 
     #[test]
