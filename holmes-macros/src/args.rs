@@ -36,6 +36,8 @@ pub(crate) struct RuleDef {
     pub(crate) method: &'static str,
     /// Its dumps need the sampling allocator (`#[global_allocator]`).
     pub(crate) needs_allocator: bool,
+    /// Holmes must start inside a tokio runtime (it counts that runtime's tasks).
+    pub(crate) needs_tokio_runtime: bool,
 }
 
 /// Every rule kind the attribute accepts.
@@ -45,30 +47,35 @@ pub(crate) const RULES: &[RuleDef] = &[
         kind: RuleKind::Percent,
         method: "cpu",
         needs_allocator: false,
+        needs_tokio_runtime: false,
     },
     RuleDef {
         name: "mem",
         kind: RuleKind::Percent,
         method: "mem",
         needs_allocator: true,
+        needs_tokio_runtime: false,
     },
     RuleDef {
         name: "heap",
         kind: RuleKind::Percent,
         method: "heap",
         needs_allocator: true,
+        needs_tokio_runtime: false,
     },
     RuleDef {
         name: "threads",
         kind: RuleKind::Count,
         method: "threads",
         needs_allocator: false,
+        needs_tokio_runtime: false,
     },
     RuleDef {
         name: "tasks",
         kind: RuleKind::Count,
         method: "tasks",
         needs_allocator: false,
+        needs_tokio_runtime: true,
     },
 ];
 

@@ -31,13 +31,15 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let config = errors.take(args::parse(args));
     let function = errors.take(syn::parse2::<WatchedFn>(item.clone()).and_then(|f| f.check()));
     match (config, function, errors.finish(())) {
-        (Some(config), Some(function), Ok(())) => {
-            if config.enabled {
-                function.expand(&config)
-            } else {
-                item
+        (Some(config), Some(function), Ok(())) => match function.check_with(&config) {
+            Err(error) => {
+                let mut out = item;
+                out.extend(error.into_compile_error());
+                out
             }
-        }
+            Ok(()) if config.enabled => function.expand(&config),
+            Ok(()) => item,
+        },
         (_, _, result) => {
             let mut out = item;
             if let Err(error) = result {
@@ -144,6 +146,32 @@ impl WatchedFn {
             ));
         }
         errors.finish(self)
+    }
+
+    /// Checks that depend on both the function and the arguments.
+    fn check_with(&self, config: &Config) -> syn::Result<()> {
+        let Some(rule) = config.rules.iter().find(|r| r.def.needs_tokio_runtime) else {
+            return Ok(());
+        };
+        // The attributes left on the item come after ours: a `#[tokio::main]` among them
+        // means holmes would start before the runtime exists.
+        let tokio_main = self.attrs.iter().find(|attr| {
+            let path = attr.path();
+            path.segments
+                .last()
+                .is_some_and(|s| s.ident == "main" || s.ident == "test")
+                && path.segments.iter().any(|s| s.ident == "tokio")
+        });
+        match tokio_main {
+            Some(attr) => Err(syn::Error::new_spanned(
+                attr,
+                format!(
+                    "the `{}` rule counts the tasks of the tokio runtime, so holmes must start inside it: put #[holmes::watch] below this attribute",
+                    rule.def.name
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn expand(self, config: &Config) -> TokenStream {
@@ -579,6 +607,37 @@ mod tests {
         assert!(
             errors[4].contains("`main` cannot take arguments"),
             "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn tasks_rule_must_start_inside_the_tokio_runtime() {
+        let errors = expand_err(
+            quote!(tasks(3000, 20, 200000)),
+            quote!(
+                #[tokio::main]
+                async fn main() {}
+            ),
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("put #[holmes::watch] below this attribute"),
+            "{errors:?}"
+        );
+        // Below `#[tokio::main]` (the attribute is gone by then) or on an async fn: fine.
+        expand_fn(
+            quote!(tasks(3000, 20, 200000)),
+            quote!(
+                async fn main() {}
+            ),
+        );
+        // Other rules do not care.
+        expand_fn(
+            quote!(cpu(10, 25, 80)),
+            quote!(
+                #[tokio::main]
+                async fn main() {}
+            ),
         );
     }
 

@@ -102,7 +102,10 @@ use proc_macro::TokenStream;
 ///
 /// ## `tasks(min, diff, abs[, max])`
 ///
-/// The number of live async tasks; the dump lists them. Same shape as `threads`.
+/// The number of alive tasks of the tokio runtime holmes starts in (needs the `tokio`
+/// feature of holmes); the dump lists them. Same shape as `threads`. Holmes must start
+/// inside the runtime: put the attribute below `#[tokio::main]` (above it is a compile
+/// error), or on an `async fn`.
 ///
 /// ```text
 /// tasks(3000, 20, 200000)      →  .tasks(holmes::Rule::new(3000, 20, 200000))
