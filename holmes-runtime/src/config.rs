@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::dump::writer::Retention;
 use crate::error::{Error, Result};
 use crate::rule::Metric;
+use crate::watch::limiter::DumpLimit;
 
 /// A trigger rule: `(min, diff, abs)` in the Go library's order, plus `max` for count
 /// rules and an optional per-rule cooldown.
@@ -27,6 +29,8 @@ pub struct Rule {
     pub(crate) abs: u64,
     pub(crate) max: u64,
     pub(crate) cooldown: Option<Duration>,
+    pub(crate) sustain: u32,
+    pub(crate) escalate: Option<Duration>,
 }
 
 impl Rule {
@@ -40,7 +44,25 @@ impl Rule {
             abs,
             max: 0,
             cooldown: None,
+            sustain: 1,
+            escalate: None,
         }
+    }
+
+    /// Fire only when the rule matched on `samples` consecutive samples (default 1, the
+    /// Go behaviour); any sample that does not match resets the count. Applies to the
+    /// interval checks; the `heap` rule's allocation-path check fires on the first match.
+    pub const fn sustain(mut self, samples: u32) -> Rule {
+        self.sustain = samples;
+        self
+    }
+
+    /// Escalation: after a dump, fire again only above the value that fired (the new
+    /// high-water mark) until `reset` has passed since the last dump. A flapping metric
+    /// then gives one dump, and a metric that keeps climbing gives one per new peak.
+    pub const fn escalate(mut self, reset: Duration) -> Rule {
+        self.escalate = Some(reset);
+        self
     }
 
     /// The minimum below which the rule never fires.
@@ -110,6 +132,16 @@ impl Rule {
             return Err(Error::Config(format!(
                 "{name} rule: max ({}) must be above abs ({})",
                 self.max, self.abs
+            )));
+        }
+        if self.sustain == 0 {
+            return Err(Error::Config(format!(
+                "{name} rule: sustain must be at least 1 sample"
+            )));
+        }
+        if self.escalate == Some(Duration::ZERO) {
+            return Err(Error::Config(format!(
+                "{name} rule: the escalation reset must not be zero"
             )));
         }
         if self.cooldown == Some(Duration::ZERO) {
@@ -182,6 +214,12 @@ pub struct Builder {
     pub(crate) formats: Vec<Format>,
     pub(crate) ring_size: usize,
     pub(crate) heap_sample_rate: Option<u64>,
+    pub(crate) per_rule_limit: DumpLimit,
+    pub(crate) overall_limit: DumpLimit,
+    pub(crate) cascade: bool,
+    pub(crate) retention: Retention,
+    pub(crate) min_free_space: u64,
+    pub(crate) env_overrides: bool,
     #[cfg(feature = "tokio")]
     pub(crate) tokio_handle: Option<tokio::runtime::Handle>,
 }
@@ -200,6 +238,12 @@ impl Default for Builder {
             formats: Format::ALL.to_vec(),
             ring_size: 10,
             heap_sample_rate: None,
+            per_rule_limit: DumpLimit::new(10, Duration::from_secs(3600)),
+            overall_limit: DumpLimit::new(30, Duration::from_secs(3600)),
+            cascade: false,
+            retention: Retention::default(),
+            min_free_space: 256 << 20,
+            env_overrides: true,
             #[cfg(feature = "tokio")]
             tokio_handle: None,
         }
@@ -336,6 +380,137 @@ impl Builder {
         self
     }
 
+    /// At most `max` dumps per rule in any sliding `window`. Default 10 per hour. A rule
+    /// over its limit shows as [`crate::RuleState::Throttled`] in the status.
+    pub fn max_dumps_per_rule(mut self, max: usize, window: Duration) -> Self {
+        self.per_rule_limit = DumpLimit::new(max, window);
+        self
+    }
+
+    /// At most `max` dumps of all rules together in any sliding `window`. Default 30
+    /// per hour.
+    pub fn max_dumps(mut self, max: usize, window: Duration) -> Self {
+        self.overall_limit = DumpLimit::new(max, window);
+        self
+    }
+
+    /// When one rule fires, also capture every other enabled kind of dump (CPU, heap,
+    /// threads, tasks) for a full picture. Default off.
+    pub fn cascade(mut self, on: bool) -> Self {
+        self.cascade = on;
+        self
+    }
+
+    /// Keep at most `max_files` dump files and `max_bytes` bytes of them in the dump
+    /// directory, deleting the oldest first (only files holmes wrote). Default 300 files
+    /// and 512 MiB.
+    pub fn retention(mut self, max_files: usize, max_bytes: u64) -> Self {
+        self.retention = Retention {
+            max_files,
+            max_bytes,
+        };
+        self
+    }
+
+    /// Skip dumps (and count them) while the dump directory's file system has less than
+    /// `bytes` available. Default 256 MiB.
+    pub fn min_free_space(mut self, bytes: u64) -> Self {
+        self.min_free_space = bytes;
+        self
+    }
+
+    /// Whether `HOLMES_*` environment variables override this configuration at
+    /// [`start`](Self::start) (see [`crate::ENV_VARS`]). Default on.
+    pub fn env_overrides(mut self, on: bool) -> Self {
+        self.env_overrides = on;
+        self
+    }
+
+    /// Applies the `HOLMES_*` variables read through `var` and returns the builder and
+    /// one warning per malformed value (which is ignored); no builder when
+    /// `HOLMES_DISABLE` is set.
+    pub(crate) fn apply_env(
+        mut self,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> (Option<Self>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut bad = |name: &str, value: &str, why: String| {
+            warnings.push(format!("ignoring {name}={value:?}: {why}"));
+        };
+        if let Some(v) = var("HOLMES_DISABLE") {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => return (None, warnings),
+                "" | "0" | "false" | "no" | "off" => {}
+                _ => bad(
+                    "HOLMES_DISABLE",
+                    &v,
+                    "expected 1/true/yes or 0/false/no".into(),
+                ),
+            }
+        }
+        if let Some(v) = var("HOLMES_DUMP_DIR") {
+            if v.is_empty() {
+                bad("HOLMES_DUMP_DIR", &v, "empty".into());
+            } else {
+                self.dump_dir = PathBuf::from(v);
+            }
+        }
+        let duration = |name: &str, bad: &mut dyn FnMut(&str, &str, String)| -> Option<Duration> {
+            let v = var(name)?;
+            match humantime::parse_duration(v.trim()) {
+                Ok(d) if !d.is_zero() => Some(d),
+                Ok(_) => {
+                    bad(name, &v, "must not be zero".into());
+                    None
+                }
+                Err(e) => {
+                    bad(name, &v, e.to_string());
+                    None
+                }
+            }
+        };
+        if let Some(d) = duration("HOLMES_INTERVAL", &mut bad) {
+            self.interval = d;
+        }
+        if let Some(d) = duration("HOLMES_COOLDOWN", &mut bad) {
+            self.cooldown = d;
+        }
+        if let Some(d) = duration("HOLMES_CPU_PROFILE", &mut bad) {
+            self.cpu_profile_duration = d;
+        }
+        if let Some(v) = var("HOLMES_CPU_MAX") {
+            match v.trim().parse::<u64>() {
+                Ok(n) if n <= 100 => self.cpu_max = n,
+                _ => bad("HOLMES_CPU_MAX", &v, "expected a percentage 0..=100".into()),
+            }
+        }
+        if let Some(v) = var("HOLMES_MEMORY_LIMIT") {
+            match parse_size(&v) {
+                Some(n) if n > 0 => self.memory_limit = Some(n),
+                _ => bad(
+                    "HOLMES_MEMORY_LIMIT",
+                    &v,
+                    "expected a size such as 2GiB or 512MB".into(),
+                ),
+            }
+        }
+        if let Some(v) = var("HOLMES_CPU_CORES") {
+            match v.trim().parse::<f64>() {
+                Ok(c) if c.is_finite() && c > 0.0 => self.cpu_cores = Some(c),
+                _ => bad("HOLMES_CPU_CORES", &v, "expected a positive number".into()),
+            }
+        }
+        for m in Metric::ALL {
+            let name = format!("HOLMES_{}", m.name().to_ascii_uppercase());
+            let Some(v) = var(&name) else { continue };
+            match parse_rule(&v, m, self.rules[m as usize]) {
+                Ok(r) => self.rules[m as usize] = r,
+                Err(e) => bad(&name, &v, e),
+            }
+        }
+        (Some(self), warnings)
+    }
+
     /// Checks every value; `start` calls it.
     pub(crate) fn validate(&self) -> Result<()> {
         if self.interval.is_zero() {
@@ -370,6 +545,14 @@ impl Builder {
                 "formats must name at least one format".into(),
             ));
         }
+        if self.per_rule_limit.window.is_zero() || self.overall_limit.window.is_zero() {
+            return Err(Error::Config("dump limit windows must not be zero".into()));
+        }
+        if self.retention.max_files == 0 || self.retention.max_bytes == 0 {
+            return Err(Error::Config(
+                "retention must keep at least one file and one byte".into(),
+            ));
+        }
         if self.heap_sample_rate == Some(0) {
             return Err(Error::Config("heap_sample_rate must not be zero".into()));
         }
@@ -397,9 +580,144 @@ impl Builder {
     }
 }
 
+/// The environment variables holmes reads at start (unless
+/// [`Builder::env_overrides`]`(false)`), applied over the code's configuration. A
+/// malformed value is logged at warn level and ignored, never fatal.
+///
+/// | variable | value |
+/// |---|---|
+/// | `HOLMES_DISABLE` | `1`/`true`/`yes`: holmes does not start ([`Error::Disabled`]) |
+/// | `HOLMES_DUMP_DIR` | a directory |
+/// | `HOLMES_INTERVAL`, `HOLMES_COOLDOWN`, `HOLMES_CPU_PROFILE` | durations: `500ms`, `5s`, `1m` |
+/// | `HOLMES_CPU_MAX` | a percentage |
+/// | `HOLMES_MEMORY_LIMIT` | a size: `2GiB`, `512MB`, `1073741824` |
+/// | `HOLMES_CPU_CORES` | a number: `1.5` |
+/// | `HOLMES_CPU`, `HOLMES_MEM`, `HOLMES_HEAP`, `HOLMES_THREADS`, `HOLMES_TASKS` | `min,diff,abs` or `min,diff,abs,max`, or `off` |
+pub const ENV_VARS: &[&str] = &[
+    "HOLMES_DISABLE",
+    "HOLMES_DUMP_DIR",
+    "HOLMES_INTERVAL",
+    "HOLMES_COOLDOWN",
+    "HOLMES_CPU_PROFILE",
+    "HOLMES_CPU_MAX",
+    "HOLMES_MEMORY_LIMIT",
+    "HOLMES_CPU_CORES",
+    "HOLMES_CPU",
+    "HOLMES_MEM",
+    "HOLMES_HEAP",
+    "HOLMES_THREADS",
+    "HOLMES_TASKS",
+];
+
+/// `min,diff,abs[,max]` or `off`; keeps the existing rule's cooldown and options.
+fn parse_rule(v: &str, m: Metric, old: Option<Rule>) -> std::result::Result<Option<Rule>, String> {
+    let v = v.trim();
+    if v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let nums: Vec<u64> = v
+        .split(',')
+        .map(|p| p.trim().parse::<u64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| format!("expected min,diff,abs[,max]: {e}"))?;
+    let (min, diff, abs, max) = match nums[..] {
+        [min, diff, abs] => (min, diff, abs, 0),
+        [min, diff, abs, max] if m.is_count() => (min, diff, abs, max),
+        _ => {
+            return Err(if m.is_count() {
+                "expected min,diff,abs or min,diff,abs,max".into()
+            } else {
+                "expected min,diff,abs".into()
+            })
+        }
+    };
+    let mut r = old.unwrap_or(Rule::new(min, diff, abs));
+    (r.min, r.diff, r.abs, r.max) = (min, diff, abs, max);
+    r.validate(m).map_err(|e| e.to_string())?;
+    Ok(Some(r))
+}
+
+/// `2GiB`, `512MB`, `64k`, `1073741824`: binary (KiB, MiB, GiB, TiB) and decimal (KB,
+/// MB, GB, TB) units, as written.
+pub(crate) fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        "t" | "tb" => 1_000_000_000_000,
+        "tib" => 1 << 40,
+        _ => return None,
+    };
+    let v = n * mult as f64;
+    (v.is_finite() && v >= 0.0 && v < u64::MAX as f64).then_some(v as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn env_overrides_apply_and_malformed_values_are_ignored() {
+        let b = Builder::default().cpu(Rule::new(10, 25, 80).cooldown(Duration::from_secs(7)));
+        let (b2, warnings) = b.clone().apply_env(env(&[
+            ("HOLMES_DUMP_DIR", "/var/tmp/x"),
+            ("HOLMES_INTERVAL", "2s"),
+            ("HOLMES_CPU", "20,30,90"),
+            ("HOLMES_THREADS", "100,25,1000,5000"),
+            ("HOLMES_MEMORY_LIMIT", "2GiB"),
+            ("HOLMES_COOLDOWN", "soon"),
+            ("HOLMES_MEM", "90,25,80"),
+            ("HOLMES_CPU_MAX", "101"),
+        ]));
+        let b2 = b2.unwrap();
+        assert_eq!(b2.dump_dir, PathBuf::from("/var/tmp/x"));
+        assert_eq!(b2.interval, Duration::from_secs(2));
+        let cpu = b2.rules[Metric::Cpu as usize].unwrap();
+        assert_eq!((cpu.min, cpu.diff, cpu.abs), (20, 30, 90));
+        assert_eq!(cpu.cooldown, Some(Duration::from_secs(7)), "options kept");
+        assert_eq!(b2.rules[Metric::Threads as usize].unwrap().max, 5000);
+        assert_eq!(b2.memory_limit, Some(2 << 30));
+        assert_eq!(b2.cooldown, b.cooldown, "malformed: ignored");
+        assert!(
+            b2.rules[Metric::Mem as usize].is_none(),
+            "min > abs: ignored"
+        );
+        assert_eq!(b2.cpu_max, 0);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("HOLMES_COOLDOWN")));
+        let (off, _) = b.clone().apply_env(env(&[("HOLMES_CPU", "off")]));
+        assert!(off.unwrap().rules[Metric::Cpu as usize].is_none());
+        let (disabled, _) = b.apply_env(env(&[("HOLMES_DISABLE", "true")]));
+        assert!(disabled.is_none());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("512MB"), Some(512_000_000));
+        assert_eq!(parse_size("1.5KiB"), Some(1536));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("5 parsecs"), None);
+    }
 
     fn err(b: Builder) -> String {
         b.validate().unwrap_err().to_string()

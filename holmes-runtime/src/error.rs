@@ -47,6 +47,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `HOLMES_DISABLE` is set: holmes does not start (not a failure; logged at info
+    /// level by `#[holmes::watch]`).
+    #[error("holmes is disabled by HOLMES_DISABLE")]
+    Disabled,
+
     /// The capability is not available on this platform.
     #[error("{what} is unsupported on this platform")]
     Unsupported {

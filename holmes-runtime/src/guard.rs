@@ -12,18 +12,20 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::alloc;
-use crate::config::{Builder, Rule};
-use crate::dump::{Dumper, Task, Trigger};
+use crate::config::Builder;
+use crate::dump::{Dumper, Task};
 use crate::error::{Error, Result};
-use crate::rule::{average, evaluate, CheckInput, Decision, FireReason, Metric};
+use crate::rule::Metric;
 use crate::sample::{limits, ProcessReader, Sampler};
 use crate::state::{Shared, Status};
 use crate::symbol::Symbolizer;
+use crate::watch::heap::HeapWatcher;
+use crate::watch::SamplerLoop;
 
 /// How long dropping a [`Guard`] waits for an in-flight dump to be written.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,6 +75,63 @@ impl Guard {
     /// Where dumps are written.
     pub fn dump_dir(&self) -> &std::path::Path {
         &self.shared.dump_dir
+    }
+
+    /// The configuration in force, to change and pass to [`update`](Self::update).
+    pub fn config(&self) -> Builder {
+        (*self.shared.config()).clone()
+    }
+
+    /// Replaces the configuration of the running holmes — interval, rules, thresholds,
+    /// cooldowns, limits, formats, retention — without a restart. It applies from the
+    /// next tick; rule states (cooldowns, rings) are kept. Never blocks on the sampler.
+    ///
+    /// Fails, changing nothing, on an invalid configuration or when it changes what is
+    /// fixed at start: the dump directory, the ring size, the memory limit and cores
+    /// overrides, the tokio handle.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), holmes::Error> {
+    /// let guard = holmes::Holmes::builder().cpu(holmes::Rule::new(10, 25, 80)).start()?;
+    /// guard.update(guard.config().cpu(holmes::Rule::new(20, 50, 90)))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn update(&self, new: Builder) -> Result<()> {
+        new.validate()?;
+        let cur = self.shared.config();
+        let fixed = |what: &str| {
+            Err(Error::Config(format!(
+                "{what} is fixed at start; drop the guard and start again"
+            )))
+        };
+        if new.dump_dir != cur.dump_dir {
+            return fixed("dump_dir");
+        }
+        if new.ring_size != cur.ring_size {
+            return fixed("ring_size");
+        }
+        if new.memory_limit != cur.memory_limit || new.cpu_cores != cur.cpu_cores {
+            return fixed("memory_limit / cpu_cores");
+        }
+        #[cfg(feature = "tokio")]
+        if new.rules[Metric::Tasks as usize].is_some()
+            && cur.tokio_handle.is_none()
+            && new.tokio_handle.is_none()
+        {
+            return Err(Error::Config(
+                "the tasks rule needs a tokio runtime handle given at start".into(),
+            ));
+        }
+        check_supported(&new)?;
+        if let Some(rate) = new.heap_sample_rate {
+            alloc::set_sample_rate(rate);
+        }
+        let new = Arc::new(new);
+        match self.shared.config.lock() {
+            Ok(mut c) => *c = new,
+            Err(p) => *p.into_inner() = new,
+        }
+        Ok(())
     }
 
     fn shutdown(&mut self) {
@@ -135,6 +194,15 @@ impl Drop for StartSlot {
 }
 
 pub(crate) fn start(b: Builder) -> Result<Guard> {
+    let b = if b.env_overrides {
+        let (b, warnings) = b.apply_env(|k| std::env::var(k).ok());
+        for w in warnings {
+            log::warn!(target: "holmes", "{w}");
+        }
+        b.ok_or(Error::Disabled)?
+    } else {
+        b
+    };
     b.validate()?;
     if RUNNING
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
@@ -144,27 +212,17 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     }
     let mut slot = StartSlot(true);
     let writer = crate::dump::writer::DumpWriter::prepare(&b.dump_dir)?;
+    let stale = writer.remove_stale_tmp();
+    if stale > 0 {
+        log::info!(target: "holmes", "removed {stale} temporary files left by a crashed process");
+    }
     let (limits, notes) = limits::detect(b.cpu_cores, b.memory_limit);
     for n in notes {
         log::warn!(target: "holmes", "{n}");
     }
     let reader = ProcessReader::new()
         .map_err(|e| Error::Config(format!("cannot read process metrics: {e}")))?;
-    if b.rules[Metric::Threads as usize].is_some() && !ProcessReader::counts_threads() {
-        return Err(Error::Unsupported {
-            what: "the threads rule (OS thread count)",
-        });
-    }
-    let heap_rule = b.rules[Metric::Heap as usize];
-    if (heap_rule.is_some() || b.rules[Metric::Mem as usize].is_some()) && !alloc::stats().installed
-    {
-        return Err(Error::Config(
-            "the mem and heap rules need holmes::Allocator as the global allocator \
-             (`#[global_allocator] static A: holmes::Allocator = holmes::Allocator::system();`, \
-             which #[holmes::watch] adds unless `allocator = false`)"
-                .into(),
-        ));
-    }
+    check_supported(&b)?;
     if let Some(rate) = b.heap_sample_rate {
         alloc::set_sample_rate(rate);
     }
@@ -178,7 +236,8 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         })?),
         (None, None) => tokio::runtime::Handle::try_current().ok(),
     };
-    let shared = Arc::new(Shared::new(&b, limits.clone(), writer.dir().to_path_buf()));
+    let interval = b.interval;
+    let shared = Arc::new(Shared::new(b, limits.clone(), writer.dir().to_path_buf()));
     let (shutdown_tx, shutdown_rx) = bounded::<()>(0);
     let (exited_tx, exited_rx) = bounded::<()>(0);
     let (task_tx, task_rx) = bounded::<Task>(QUEUE);
@@ -193,8 +252,6 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
 
     let dumper = Dumper {
         writer,
-        formats: b.formats.clone(),
-        cpu_profile_duration: b.cpu_profile_duration,
         cores: limits.cores,
         shared: shared.clone(),
         shutdown: shutdown_rx.clone(),
@@ -211,16 +268,12 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     slot.0 = false; // a live thread now owns the slot
 
     let sampler = Sampler::new(reader, limits.cores, limits.memory_limit);
-    let loop_state = SamplerLoop {
-        shared: shared.clone(),
-        sampler,
-        tasks: task_tx.clone(),
-        interval: b.interval,
-        cpu_max: b.cpu_max,
-        logged_error: false,
-        #[cfg(feature = "tokio")]
-        tokio_handle,
-    };
+    #[allow(unused_mut)]
+    let mut loop_state = SamplerLoop::new(shared.clone(), sampler, task_tx.clone());
+    #[cfg(feature = "tokio")]
+    {
+        loop_state.tokio_handle = tokio_handle;
+    }
     let t = token();
     let sd = shutdown_rx.clone();
     let mut spawned = spawn("holmes-sampler", move || {
@@ -228,12 +281,11 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         loop_state.run(&sd);
     })
     .map(|h| threads.push(h));
-    if spawned.is_ok() && heap_rule.is_some() {
+    if spawned.is_ok() && alloc::stats().installed {
         let t = token();
         let watcher = HeapWatcher {
             shared: shared.clone(),
             tasks: task_tx,
-            baseline_every: b.interval,
         };
         spawned = spawn("holmes-heap", move || {
             let _t = t;
@@ -241,23 +293,20 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         })
         .map(|h| threads.push(h));
     }
-    match spawned {
-        Ok(()) => {}
-        Err(e) => {
-            // Stop the dumper we already started.
-            drop(shutdown_tx);
-            drop(exited_tx);
-            for t in threads {
-                let _ = t.join();
-            }
-            return Err(e);
+    if let Err(e) = spawned {
+        // Stop the threads already started.
+        drop(shutdown_tx);
+        drop(exited_tx);
+        for t in threads {
+            let _ = t.join();
         }
+        return Err(e);
     }
     drop(exited_tx);
     log::info!(
         target: "holmes",
         "holmes started: interval {:?}, {:.2} cores ({}), memory limit {} MiB ({}), dumps in {}",
-        b.interval,
+        interval,
         limits.cores,
         limits.cores_source,
         limits.memory_limit >> 20,
@@ -270,6 +319,26 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         exited: exited_rx,
         threads,
     })
+}
+
+/// Rejects rules this process or platform cannot serve.
+fn check_supported(b: &Builder) -> Result<()> {
+    if b.rules[Metric::Threads as usize].is_some() && !ProcessReader::counts_threads() {
+        return Err(Error::Unsupported {
+            what: "the threads rule (OS thread count)",
+        });
+    }
+    let heap_rules =
+        b.rules[Metric::Heap as usize].is_some() || b.rules[Metric::Mem as usize].is_some();
+    if heap_rules && !alloc::stats().installed {
+        return Err(Error::Config(
+            "the mem and heap rules need holmes::Allocator as the global allocator \
+             (`#[global_allocator] static A: holmes::Allocator = holmes::Allocator::system();`, \
+             which #[holmes::watch] adds unless `allocator = false`)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
@@ -288,275 +357,40 @@ fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<JoinHa
         .map_err(|source| Error::Spawn { name, source })
 }
 
-struct SamplerLoop {
-    shared: Arc<Shared>,
-    sampler: Sampler,
-    tasks: Sender<Task>,
-    interval: Duration,
-    cpu_max: u64,
-    logged_error: bool,
-    #[cfg(feature = "tokio")]
-    tokio_handle: Option<tokio::runtime::Handle>,
-}
-
-impl SamplerLoop {
-    fn run(mut self, shutdown: &Receiver<()>) {
-        if let Err(e) = self.sampler.rebase() {
-            log::warn!(target: "holmes", "cannot read process metrics: {e}");
-        }
-        let mut next = Instant::now() + self.interval;
-        loop {
-            match shutdown.recv_deadline(next) {
-                Err(RecvTimeoutError::Timeout) => {}
-                _ => return,
-            }
-            self.tick();
-            next += self.interval;
-            let now = Instant::now();
-            if next < now {
-                // Fell behind (suspended process): skip the missed ticks.
-                next = now + self.interval;
-            }
-        }
-    }
-
-    /// Computes the live-heap bytes above which the heap rule would fire on its next
-    /// check, for the allocator to watch between ticks: disarmed while warming up,
-    /// cooling down or above `cpu_max`.
-    fn update_heap_threshold(&self, cpu_now: f64, now: Instant) {
-        let sh = &self.shared;
-        let Some(rule) = sh.rules[Metric::Heap as usize].rule else {
-            return;
-        };
-        let ring = &sh.rings[Metric::Heap as usize];
-        let snap = ring.snapshot();
-        let quiet = (snap.pushes as usize) < ring.size()
-            || (self.cpu_max != 0 && cpu_now >= self.cpu_max as f64)
-            || sh.cooldown_until(Metric::Heap).is_some_and(|u| now < u);
-        let bytes = if quiet {
-            alloc::DISARMED
-        } else {
-            let pct = heap_fire_percent(&rule, &snap.values);
-            (pct / 100.0 * sh.limits.memory_limit as f64) as u64
-        };
-        sh.heap_threshold.store(bytes, Ordering::Relaxed);
-    }
-
-    fn tick(&mut self) {
-        let s = match self.sampler.sample() {
-            Ok(s) => s,
-            Err(e) => {
-                self.shared.counters.sample_errors.inc();
-                if !std::mem::replace(&mut self.logged_error, true) {
-                    log::warn!(target: "holmes", "cannot read process metrics: {e} (retrying every tick)");
-                }
-                return;
-            }
-        };
-        let sh = &self.shared;
-        sh.rings[Metric::Cpu as usize].push(s.cpu_percent);
-        sh.rings[Metric::Mem as usize].push(s.mem_percent);
-        sh.rings[Metric::Threads as usize].push(s.threads);
-        let heap = alloc::stats();
-        let heap_percent = if heap.installed {
-            heap.live_bytes_estimate as f64 * 100.0 / sh.limits.memory_limit.max(1) as f64
-        } else {
-            0.0
-        };
-        sh.rings[Metric::Heap as usize].push(heap_percent);
-        #[cfg(feature = "tokio")]
-        if let Some(h) = &self.tokio_handle {
-            sh.rings[Metric::Tasks as usize].push(crate::dump::tasks::alive_tasks(h) as f64);
-        }
-        sh.counters.ticks.inc();
-        let now = Instant::now();
-        self.update_heap_threshold(s.cpu_percent, now);
-        for m in Metric::ALL {
-            let Some(rule) = sh.rules[m as usize].rule else {
-                continue;
-            };
-            if m == Metric::Heap {
-                continue; // checked on the allocator's sampling path (HeapWatcher)
-            }
-            let snap = sh.rings[m as usize].snapshot();
-            let decision = evaluate(&CheckInput {
-                rule: &rule,
-                values: &snap.values,
-                collects: snap.pushes,
-                warmup: sh.rings[m as usize].size() as u64,
-                cpu_now: s.cpu_percent,
-                cpu_max: self.cpu_max,
-                cooldown_until: sh.cooldown_until(m),
-                now,
-            });
-            log::debug!(
-                target: "holmes",
-                "[holmes] {} {}, config_min : {}, config_diff : {}, config_abs : {}, config_max : {}, previous : {:?}, current: {:.2} ({})",
-                if matches!(decision, Decision::Fire(_)) { "pprof" } else { "NODUMP" },
-                m,
-                rule.min,
-                rule.diff,
-                rule.abs,
-                rule.max,
-                snap.values.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>(),
-                snap.current().unwrap_or(0.0),
-                decision.describe(),
-            );
-            let Decision::Fire(reason) = decision else {
-                continue;
-            };
-            let trigger = Trigger {
-                id: sh.next_event.fetch_add(1, Ordering::Relaxed),
-                metric: m,
-                reason,
-                value: snap.current().unwrap_or(0.0),
-                average: snap.average(),
-                ring: snap.values,
-                rule,
-                time: SystemTime::now(),
-            };
-            match self.tasks.try_send(Task::Dump(trigger)) {
-                Ok(()) => sh.set_cooldown_until(m, now + sh.rules[m as usize].cooldown),
-                // No cooldown: the rule may fire again next tick (as a failed start in Go).
-                Err(TrySendError::Full(_)) => sh.counters.dropped.inc(),
-                Err(TrySendError::Disconnected(_)) => return,
-            }
-        }
-    }
-}
-
-/// The smallest heap % that would fire `rule` as the next sample, given the recent
-/// samples `ring` (oldest first): it must reach `min`, and either exceed `abs` or be
-/// `diff` % above the average of the ring with it replacing the oldest sample.
-pub(crate) fn heap_fire_percent(rule: &Rule, ring: &[f64]) -> f64 {
-    let abs = rule.abs as f64;
-    let min = rule.min as f64;
-    let k = (100 + rule.diff) as f64 / 100.0;
-    let n = ring.len().max(1) as f64;
-    // v ≥ k·(S − oldest + v)/n  ⇔  v·(n − k) ≥ k·(S − oldest)
-    let rest: f64 = ring.iter().skip(1).sum();
-    let by_diff = if n > k {
-        k * rest / (n - k)
-    } else {
-        f64::INFINITY
-    };
-    // Just above abs fires on abs; the allocator fires strictly above the threshold.
-    min.max(by_diff.min(abs))
-}
-
-/// Waits on the allocator's peak trigger and turns a fire into a heap dump, with the
-/// baseline it keeps refreshing while the heap is calm.
-struct HeapWatcher {
-    shared: Arc<Shared>,
-    tasks: Sender<Task>,
-    baseline_every: Duration,
-}
-
-impl HeapWatcher {
-    fn run(self, shutdown: &Receiver<()>) {
-        let sh = &self.shared;
-        let Some(rule) = sh.rules[Metric::Heap as usize].rule else {
-            return;
-        };
-        let cooldown = sh.rules[Metric::Heap as usize].cooldown;
-        let mut armed = alloc::DISARMED;
-        let mut base: Option<alloc::HeapSnapshot> = None;
-        let mut last_base = Instant::now() - self.baseline_every;
-        loop {
-            if !matches!(
-                shutdown.try_recv(),
-                Err(crossbeam_channel::TryRecvError::Empty)
-            ) {
-                alloc::set_trigger(alloc::DISARMED);
-                return;
-            }
-            let want = sh.heap_threshold.load(Ordering::Relaxed);
-            if want != armed {
-                alloc::set_trigger(want);
-                armed = want;
-            }
-            let Some(fired_at) = alloc::wait_trigger(Duration::from_millis(50)) else {
-                if armed != alloc::DISARMED && last_base.elapsed() >= self.baseline_every {
-                    base = Some(alloc::snapshot());
-                    last_base = Instant::now();
-                }
-                continue;
-            };
-            armed = alloc::DISARMED; // the allocator disarmed itself
-            let now = Instant::now();
-            sh.set_cooldown_until(Metric::Heap, now + cooldown);
-            sh.heap_threshold.store(alloc::DISARMED, Ordering::Relaxed);
-            let peak = alloc::snapshot_peak(Duration::from_secs(1));
-            let limit = sh.limits.memory_limit.max(1) as f64;
-            let value = peak.inuse_space().max(fired_at) as f64 * 100.0 / limit;
-            let mut ring = sh.rings[Metric::Heap as usize].snapshot().values;
-            if !ring.is_empty() {
-                ring.remove(0);
-            }
-            ring.push(value);
-            let trigger = Trigger {
-                id: sh.next_event.fetch_add(1, Ordering::Relaxed),
-                metric: Metric::Heap,
-                reason: if value > rule.abs as f64 {
-                    FireReason::AboveAbs
-                } else {
-                    FireReason::Diff
-                },
-                value,
-                average: average(&ring),
-                ring,
-                rule,
-                time: SystemTime::now(),
-            };
-            let task = Task::HeapPeak {
-                trigger,
-                peak,
-                base: base.take(),
-            };
-            if self.tasks.try_send(task).is_err() {
-                sh.counters.dropped.inc();
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn heap_fire_percent_matches_the_evaluator() {
-        let rule = Rule::new(10, 25, 80);
-        for ring in [
-            vec![5.0; 10],
-            vec![20.0; 10],
-            vec![70.0; 10],
-            vec![1.0, 2.0, 30.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
-        ] {
-            let t = heap_fire_percent(&rule, &ring);
-            let check = |v: f64| {
-                let mut r = ring.clone();
-                r.remove(0);
-                r.push(v);
-                evaluate(&CheckInput {
-                    rule: &rule,
-                    values: &r,
-                    collects: 100,
-                    warmup: 10,
-                    cpu_now: 0.0,
-                    cpu_max: 0,
-                    cooldown_until: None,
-                    now: Instant::now(),
-                })
-            };
-            assert!(
-                matches!(check(t + 0.01), Decision::Fire(_)),
-                "{ring:?}: {t} + ε must fire"
-            );
-            assert!(
-                !matches!(check(t - 0.01), Decision::Fire(_)),
-                "{ring:?}: {t} − ε must not fire"
-            );
-        }
+    fn update_rejects_changes_fixed_at_start() {
+        let guard = Holmes::builder()
+            .env_overrides(false)
+            .interval(Duration::from_millis(20))
+            .dump_dir(std::env::temp_dir().join(format!("holmes-update-{}", std::process::id())))
+            .cpu(crate::Rule::new(10, 25, 80))
+            .start()
+            .expect("start");
+        let err = guard
+            .update(guard.config().dump_dir("/elsewhere"))
+            .unwrap_err();
+        assert!(err.to_string().contains("dump_dir is fixed"), "{err}");
+        let err = guard
+            .update(guard.config().cpu(crate::Rule::new(90, 25, 80)))
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{err}");
+        // A valid change applies from the next tick.
+        guard
+            .update(
+                guard
+                    .config()
+                    .interval(Duration::from_millis(10))
+                    .cpu(crate::Rule::new(20, 50, 90)),
+            )
+            .expect("update");
+        std::thread::sleep(Duration::from_millis(100));
+        let s = guard.status();
+        assert_eq!(s.interval, Duration::from_millis(10));
+        assert_eq!(s.metric(Metric::Cpu).rule.map(|r| r.abs()), Some(90));
+        let _ = std::fs::remove_dir_all(guard.dump_dir());
     }
 }

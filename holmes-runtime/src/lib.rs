@@ -17,13 +17,14 @@ pub mod sample;
 pub mod stack;
 mod state;
 pub mod symbol;
+mod watch;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
 pub use alloc::Allocator;
-pub use config::{default_dump_dir, Builder, Format, Rule};
+pub use config::{default_dump_dir, Builder, Format, Rule, ENV_VARS};
 pub use dump::threads::{dump_threads, ThreadDump};
 pub use dump::{DumpEvent, DumpKind, TopEntry};
 pub use error::{Error, Result};
@@ -31,3 +32,4 @@ pub use guard::{Guard, Holmes, FLUSH_TIMEOUT};
 pub use rule::{FireReason, Metric};
 pub use sample::limits::{LimitSource, Limits};
 pub use state::{MetricStatus, RuleState, Status};
+pub use watch::limiter::DumpLimit;

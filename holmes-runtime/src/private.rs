@@ -17,6 +17,10 @@ pub enum OnError {
 pub fn start(builder: Builder, on_error: OnError) -> Option<Guard> {
     match builder.start() {
         Ok(g) => Some(g),
+        Err(crate::Error::Disabled) => {
+            log::info!(target: "holmes", "holmes is disabled by HOLMES_DISABLE");
+            None
+        }
         Err(e) => match on_error {
             OnError::Log => {
                 log::error!(target: "holmes", "holmes did not start, the program runs without it: {e}");

@@ -218,6 +218,18 @@ pub enum Decision {
     AboveMax,
     /// Above `min` but neither above `abs` nor `diff` above the average.
     DiffNotMet,
+    /// Matched, but not yet on `sustain` consecutive samples: `matched` of `of`.
+    Sustaining {
+        /// Consecutive matching samples, this one included.
+        matched: u32,
+        /// Samples needed.
+        of: u32,
+    },
+    /// Matched, but escalation holds the rule until the value exceeds `mark`.
+    BelowHighWater {
+        /// The value of the last dump.
+        mark: f64,
+    },
     /// Dump.
     Fire(FireReason),
 }
@@ -233,6 +245,12 @@ impl Decision {
             Decision::AboveMax => "curVal >= ruleMax".into(),
             Decision::DiffNotMet => {
                 "curVal >= ruleMin, but don't meet diff trigger condition".into()
+            }
+            Decision::Sustaining { matched, of } => {
+                format!("matched {matched} of {of} consecutive samples")
+            }
+            Decision::BelowHighWater { mark } => {
+                format!("escalation: not above the last dump's {mark:.2}")
             }
             Decision::Fire(r) => r.to_string(),
         }
@@ -256,6 +274,10 @@ pub struct CheckInput<'a> {
     pub cpu_max: u64,
     /// End of the rule's cooldown, if it fired before.
     pub cooldown_until: Option<Instant>,
+    /// Consecutive matching samples before this one (for `sustain`).
+    pub streak: u32,
+    /// The escalation high-water mark in force, if any.
+    pub high_water: Option<f64>,
     /// Now.
     pub now: Instant,
 }
@@ -289,14 +311,34 @@ pub fn evaluate(c: &CheckInput<'_>) -> Decision {
     if r.max != 0 && cur >= r.max as f64 {
         return Decision::AboveMax;
     }
-    if cur > r.abs as f64 {
-        return Decision::Fire(FireReason::AboveAbs);
+    let reason = if cur > r.abs as f64 {
+        FireReason::AboveAbs
+    } else if cur >= average(c.values) * (100 + r.diff) as f64 / 100.0 {
+        FireReason::Diff
+    } else {
+        return Decision::DiffNotMet;
+    };
+    if let Some(mark) = c.high_water {
+        if cur <= mark {
+            return Decision::BelowHighWater { mark };
+        }
     }
-    let avg = average(c.values);
-    if cur >= avg * (100 + r.diff) as f64 / 100.0 {
-        return Decision::Fire(FireReason::Diff);
+    let matched = c.streak.saturating_add(1);
+    if matched < r.sustain {
+        return Decision::Sustaining {
+            matched,
+            of: r.sustain,
+        };
     }
-    Decision::DiffNotMet
+    Decision::Fire(reason)
+}
+
+impl Decision {
+    /// True when the sample matched the rule (fired, or would have but for sustain):
+    /// the sustain streak continues.
+    pub fn matched(&self) -> bool {
+        matches!(self, Decision::Fire(_) | Decision::Sustaining { .. })
+    }
 }
 
 /// The cooldown that applies to `rule`.
@@ -362,6 +404,8 @@ mod tests {
         cooldown_until: Option<Instant>,
         cooldown: Duration,
         now: Instant,
+        streak: u32,
+        high_water: Option<(f64, Instant)>,
     }
 
     impl Series {
@@ -373,6 +417,8 @@ mod tests {
                 cooldown_until: None,
                 cooldown: Duration::from_secs(60),
                 now: Instant::now(),
+                streak: 0,
+                high_water: None,
             }
         }
         /// Pushes one sample 5 s after the previous and checks it like the sampler.
@@ -389,10 +435,20 @@ mod tests {
                 cpu_now,
                 cpu_max,
                 cooldown_until: self.cooldown_until,
+                streak: self.streak,
+                high_water: self
+                    .high_water
+                    .filter(|(_, until)| self.now < *until)
+                    .map(|(m, _)| m),
                 now: self.now,
             });
+            self.streak = if d.matched() { self.streak + 1 } else { 0 };
             if let Decision::Fire(_) = d {
+                self.streak = 0;
                 self.cooldown_until = Some(self.now + cooldown_of(&self.rule, self.cooldown));
+                if let Some(reset) = self.rule.escalate {
+                    self.high_water = Some((v, self.now + reset));
+                }
             }
             d
         }
@@ -460,6 +516,65 @@ mod tests {
         }
         assert_eq!(s.tick(5000.0, 0.0, 0), Decision::AboveMax);
         assert_eq!(s.tick(500.0, 0.0, 0), Decision::Fire(FireReason::AboveAbs));
+    }
+
+    #[test]
+    fn sustain_needs_consecutive_matches() {
+        let mut s = Series::new(Rule::new(10, 25, 80).sustain(3));
+        for _ in 0..10 {
+            s.tick(5.0, 0.0, 0);
+        }
+        assert_eq!(
+            s.tick(90.0, 0.0, 0),
+            Decision::Sustaining { matched: 1, of: 3 }
+        );
+        assert_eq!(
+            s.tick(90.0, 0.0, 0),
+            Decision::Sustaining { matched: 2, of: 3 }
+        );
+        // A miss resets the count.
+        assert_eq!(s.tick(5.0, 0.0, 0), Decision::BelowMin);
+        assert_eq!(
+            s.tick(90.0, 0.0, 0),
+            Decision::Sustaining { matched: 1, of: 3 }
+        );
+        assert_eq!(
+            s.tick(90.0, 0.0, 0),
+            Decision::Sustaining { matched: 2, of: 3 }
+        );
+        assert_eq!(s.tick(90.0, 0.0, 0), Decision::Fire(FireReason::AboveAbs));
+    }
+
+    #[test]
+    fn escalation_fires_only_on_new_peaks_until_reset() {
+        let rule = Rule::new(10, 25, 80)
+            .cooldown(Duration::from_secs(5))
+            .escalate(Duration::from_secs(60));
+        let mut s = Series::new(rule);
+        for _ in 0..10 {
+            s.tick(5.0, 0.0, 0);
+        }
+        assert_eq!(s.tick(85.0, 0.0, 0), Decision::Fire(FireReason::AboveAbs));
+        // Flapping at the same level: held by the high-water mark, not by the cooldown.
+        assert_eq!(
+            s.tick(85.0, 0.0, 0),
+            Decision::BelowHighWater { mark: 85.0 }
+        );
+        assert_eq!(
+            s.tick(84.0, 0.0, 0),
+            Decision::BelowHighWater { mark: 85.0 }
+        );
+        // A new peak fires and raises the mark.
+        assert_eq!(s.tick(90.0, 0.0, 0), Decision::Fire(FireReason::AboveAbs));
+        assert_eq!(
+            s.tick(89.0, 0.0, 0),
+            Decision::BelowHighWater { mark: 90.0 }
+        );
+        // After the reset interval (60 s = 12 ticks) the mark is gone.
+        for _ in 0..12 {
+            s.tick(50.0, 0.0, 0);
+        }
+        assert_eq!(s.tick(85.0, 0.0, 0), Decision::Fire(FireReason::AboveAbs));
     }
 
     #[test]

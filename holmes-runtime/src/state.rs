@@ -1,18 +1,21 @@
-//! State shared between the sampler, the dumper and [`crate::Guard::status`].
+//! State shared between the sampler, the heap watcher, the dumper and
+//! [`crate::Guard::status`].
 //!
 //! Everything the sampler writes on its tick is an atomic or a [`Ring`]: readers never
-//! block the sampler. The last dump of each rule sits behind a mutex that only the
-//! dumper (after a dump) and `status()` take, for the time of a clone.
+//! block the sampler. The configuration (replaced by [`crate::Guard::update`]) and the
+//! last dump of each rule sit behind mutexes held only for the time of a clone; the
+//! sampler only ever `try_lock`s the configuration, so it never waits.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{Builder, Rule};
 use crate::dump::DumpEvent;
 use crate::rule::{cooldown_of, Metric, Ring};
 use crate::sample::limits::{LimitSource, Limits};
+use crate::watch::limiter::Limiter;
 
 /// A relaxed event counter.
 #[derive(Default)]
@@ -21,6 +24,9 @@ pub(crate) struct Counter(AtomicU64);
 impl Counter {
     pub fn inc(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
     }
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
@@ -35,14 +41,40 @@ pub(crate) struct Counters {
     pub write_failures: Counter,
     pub dropped: Counter,
     pub sample_errors: Counter,
+    pub throttled: Counter,
+    pub skipped_low_disk: Counter,
+    pub files_deleted: Counter,
+}
+
+/// Nanoseconds after `Shared::epoch`; 0 = unset.
+pub(crate) struct AtomicInstant(AtomicU64);
+
+impl AtomicInstant {
+    fn new() -> Self {
+        AtomicInstant(AtomicU64::new(0))
+    }
+    fn get(&self, epoch: Instant) -> Option<Instant> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(epoch + Duration::from_nanos(ns)),
+        }
+    }
+    fn set(&self, epoch: Instant, t: Instant) {
+        let ns = t.saturating_duration_since(epoch).as_nanos().max(1) as u64;
+        self.0.store(ns, Ordering::Relaxed);
+    }
 }
 
 pub(crate) struct RuleSlot {
-    pub rule: Option<Rule>,
-    pub cooldown: Duration,
-    /// Nanoseconds after `Shared::epoch` until which the rule is quiet; 0 = never fired.
-    pub cooldown_until: AtomicU64,
+    pub cooldown_until: AtomicInstant,
+    pub throttled_until: AtomicInstant,
     pub last_dump: Mutex<Option<DumpEvent>>,
+}
+
+impl RuleSlot {
+    pub fn throttled_until_instant(&self, epoch: Instant) -> Option<Instant> {
+        self.throttled_until.get(epoch)
+    }
 }
 
 pub(crate) struct Shared {
@@ -56,23 +88,24 @@ pub(crate) struct Shared {
     /// Live-heap bytes above which the heap rule fires, computed by the sampler each
     /// tick and armed in the allocator by the heap watcher; `alloc::DISARMED` = off.
     pub heap_threshold: AtomicU64,
+    /// The configuration in force; replaced whole by `Guard::update`.
+    pub config: Mutex<Arc<Builder>>,
+    pub limiter: Mutex<Limiter>,
+    /// The heap rule's escalation mark (`f64` bits) and its end.
+    pub heap_high_water: AtomicU64,
+    heap_high_water_until: AtomicInstant,
 }
 
 impl Shared {
-    pub fn new(b: &Builder, limits: Limits, dump_dir: PathBuf) -> Shared {
+    pub fn new(b: Builder, limits: Limits, dump_dir: PathBuf) -> Shared {
         Shared {
             epoch: Instant::now(),
             rings: (0..Metric::COUNT).map(|_| Ring::new(b.ring_size)).collect(),
-            rules: Metric::ALL
-                .iter()
-                .map(|&m| {
-                    let rule = b.rules[m as usize];
-                    RuleSlot {
-                        rule,
-                        cooldown: rule.map_or(b.cooldown, |r| cooldown_of(&r, b.cooldown)),
-                        cooldown_until: AtomicU64::new(0),
-                        last_dump: Mutex::new(None),
-                    }
+            rules: (0..Metric::COUNT)
+                .map(|_| RuleSlot {
+                    cooldown_until: AtomicInstant::new(),
+                    throttled_until: AtomicInstant::new(),
+                    last_dump: Mutex::new(None),
                 })
                 .collect(),
             counters: Counters::default(),
@@ -80,27 +113,67 @@ impl Shared {
             dump_dir,
             next_event: AtomicU64::new(1),
             heap_threshold: AtomicU64::new(crate::alloc::DISARMED),
+            config: Mutex::new(Arc::new(b)),
+            limiter: Mutex::new(Limiter::new()),
+            heap_high_water: AtomicU64::new(0),
+            heap_high_water_until: AtomicInstant::new(),
+        }
+    }
+
+    pub fn set_heap_high_water(&self, value: f64, until: Instant) {
+        self.heap_high_water
+            .store(value.to_bits(), Ordering::Relaxed);
+        self.heap_high_water_until.set(self.epoch, until);
+    }
+
+    pub fn heap_high_water_until(&self, _now: Instant) -> Option<Instant> {
+        self.heap_high_water_until.get(self.epoch)
+    }
+
+    /// The configuration in force (a clone of the `Arc`).
+    pub fn config(&self) -> Arc<Builder> {
+        match self.config.lock() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
         }
     }
 
     pub fn cooldown_until(&self, m: Metric) -> Option<Instant> {
-        match self.rules[m as usize]
-            .cooldown_until
-            .load(Ordering::Relaxed)
-        {
-            0 => None,
-            ns => Some(self.epoch + Duration::from_nanos(ns)),
-        }
+        self.rules[m as usize].cooldown_until.get(self.epoch)
     }
 
     pub fn set_cooldown_until(&self, m: Metric, until: Instant) {
-        let ns = until
-            .saturating_duration_since(self.epoch)
-            .as_nanos()
-            .max(1) as u64;
+        self.rules[m as usize].cooldown_until.set(self.epoch, until);
+    }
+
+    pub fn set_throttled_until(&self, m: Metric, until: Instant) {
         self.rules[m as usize]
-            .cooldown_until
-            .store(ns, Ordering::Relaxed);
+            .throttled_until
+            .set(self.epoch, until);
+    }
+
+    /// Records a fire of `m` now against the dump limits; on `Err` the rule is
+    /// throttled (counted, visible in the status).
+    pub fn admit(&self, m: Metric, cfg: &Builder, now: Instant) -> bool {
+        let verdict = match self.limiter.lock() {
+            Ok(mut l) => l.admit(m, cfg.per_rule_limit, cfg.overall_limit, now),
+            Err(p) => p
+                .into_inner()
+                .admit(m, cfg.per_rule_limit, cfg.overall_limit, now),
+        };
+        match verdict {
+            Ok(()) => true,
+            Err(until) => {
+                self.set_throttled_until(m, until);
+                self.counters.throttled.inc();
+                false
+            }
+        }
+    }
+
+    /// The cooldown of `m`'s rule under `cfg`.
+    pub fn cooldown(cfg: &Builder, m: Metric) -> Duration {
+        cfg.rules[m as usize].map_or(cfg.cooldown, |r| cooldown_of(&r, cfg.cooldown))
     }
 
     pub fn record_dump(&self, event: DumpEvent) {
@@ -111,32 +184,35 @@ impl Shared {
 
     pub fn status(&self) -> Status {
         let now = Instant::now();
+        let cfg = self.config();
+        let wall = |t: Instant| SystemTime::now() + t.saturating_duration_since(now);
         let metrics = Metric::ALL
             .iter()
             .map(|&m| {
-                let snap = self.rings[m as usize].snapshot();
+                let ring = &self.rings[m as usize];
+                let snap = ring.snapshot();
                 let slot = &self.rules[m as usize];
-                let state = match slot.rule {
-                    None => RuleState::Disabled,
-                    Some(_) if (snap.pushes as usize) < self.rings[m as usize].size() => {
+                let rule = cfg.rules[m as usize];
+                let throttled = slot.throttled_until.get(self.epoch).filter(|&u| u > now);
+                let cooling = self.cooldown_until(m).filter(|&u| u > now);
+                let state = match (rule, throttled, cooling) {
+                    (None, _, _) => RuleState::Disabled,
+                    (Some(_), _, _) if (snap.pushes as usize) < ring.size() => {
                         RuleState::WarmingUp {
                             samples: snap.pushes,
-                            of: self.rings[m as usize].size() as u64,
+                            of: ring.size() as u64,
                         }
                     }
-                    Some(_) => match self.cooldown_until(m) {
-                        Some(until) if until > now => RuleState::CoolingDown {
-                            until: SystemTime::now() + (until - now),
-                        },
-                        _ => RuleState::Armed,
-                    },
+                    (Some(_), Some(until), _) => RuleState::Throttled { until: wall(until) },
+                    (Some(_), None, Some(until)) => RuleState::CoolingDown { until: wall(until) },
+                    (Some(_), None, None) => RuleState::Armed,
                 };
                 MetricStatus {
                     metric: m,
                     current: snap.current(),
                     average: snap.average(),
                     ring: snap.values,
-                    rule: slot.rule,
+                    rule,
                     state,
                     last_dump: slot.last_dump.lock().ok().and_then(|l| l.clone()),
                 }
@@ -151,6 +227,10 @@ impl Shared {
             write_failures: c.write_failures.get(),
             dump_requests_dropped: c.dropped.get(),
             sample_errors: c.sample_errors.get(),
+            throttled: c.throttled.get(),
+            skipped_low_disk: c.skipped_low_disk.get(),
+            files_deleted: c.files_deleted.get(),
+            interval: cfg.interval,
             cores: self.limits.cores,
             cores_source: self.limits.cores_source.clone(),
             memory_limit: self.limits.memory_limit,
@@ -178,6 +258,11 @@ pub enum RuleState {
     /// Fired recently; quiet until `until`.
     CoolingDown {
         /// End of the cooldown.
+        until: SystemTime,
+    },
+    /// Reached its dump limit (per rule or overall); quiet until `until`.
+    Throttled {
+        /// When the limit allows the next dump.
         until: SystemTime,
     },
 }
@@ -220,6 +305,14 @@ pub struct Status {
     pub dump_requests_dropped: u64,
     /// Ticks whose reading failed.
     pub sample_errors: u64,
+    /// Fires suppressed by the dump limits.
+    pub throttled: u64,
+    /// Dumps skipped because the dump directory's disk was below the free-space floor.
+    pub skipped_low_disk: u64,
+    /// Old dump files deleted by retention.
+    pub files_deleted: u64,
+    /// The sampling interval in force.
+    pub interval: Duration,
     /// Cores CPU % refers to.
     pub cores: f64,
     /// Where `cores` came from.

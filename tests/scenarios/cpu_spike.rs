@@ -15,7 +15,8 @@ fn cpu_spike_culprit(until: Instant) -> u64 {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info"))
+        .init();
     let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
     let guard = holmes::Holmes::builder()
         .interval(Duration::from_millis(100))
@@ -26,10 +27,29 @@ fn main() {
         .expect("holmes starts");
     // Warm-up: 10 samples of 100 ms.
     std::thread::sleep(Duration::from_millis(1500));
+    // Spin until holmes has written the dump (at most 30 s: a loaded CI machine gives
+    // the spinner less CPU, the profile still names it).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
     let spinner = std::thread::Builder::new()
         .name("spinner".into())
-        .spawn(|| cpu_spike_culprit(Instant::now() + Duration::from_secs(3)))
+        .spawn(move || {
+            while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+                cpu_spike_culprit(Instant::now() + Duration::from_millis(100));
+            }
+        })
         .expect("spawn");
+    let t0 = Instant::now();
+    while guard
+        .status()
+        .metric(holmes::Metric::Cpu)
+        .last_dump
+        .is_none()
+        && t0.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     spinner.join().expect("join");
     let t0 = Instant::now();
     let status = guard.status();

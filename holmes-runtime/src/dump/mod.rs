@@ -112,6 +112,9 @@ pub struct DumpEvent {
     pub files: Vec<PathBuf>,
     /// Set when the capture or a file write failed (the event is still reported).
     pub error: Option<String>,
+    /// For a dump taken because another rule fired with
+    /// [`cascade`](crate::Builder::cascade) on: that dump's id.
+    pub cascade_of: Option<u64>,
 }
 
 impl fmt::Display for DumpEvent {
@@ -157,6 +160,8 @@ pub(crate) struct Trigger {
     pub ring: Vec<f64>,
     pub rule: Rule,
     pub time: SystemTime,
+    /// Also capture the other enabled kinds.
+    pub cascade: bool,
 }
 
 /// What the dumper is asked to do.
@@ -175,8 +180,6 @@ pub(crate) enum Task {
 /// Everything the dumper thread owns.
 pub(crate) struct Dumper {
     pub writer: DumpWriter,
-    pub formats: Vec<Format>,
-    pub cpu_profile_duration: Duration,
     pub cores: f64,
     pub shared: Arc<Shared>,
     pub shutdown: Receiver<()>,
@@ -217,21 +220,72 @@ impl Dumper {
             crossbeam_channel::select! {
                 recv(tasks) -> t => match t {
                     Ok(Task::Dump(trigger)) => {
-                        let started = std::time::Instant::now();
                         let kind = DumpKind::for_metric(trigger.metric);
-                        let captured = self.capture(kind);
-                        self.finish(trigger, kind, started, captured);
+                        if self.room_on_disk(&trigger) {
+                            let started = std::time::Instant::now();
+                            let captured = self.capture(kind);
+                            self.finish(trigger.clone(), kind, started, captured, None);
+                            self.cascade(&trigger, kind);
+                        }
                     }
                     Ok(Task::HeapPeak { trigger, peak, base }) => {
-                        let started = std::time::Instant::now();
-                        let mut c = Captured::profile(peak.to_profile(&mut self.sym), Duration::ZERO);
-                        c.base = base.map(|b| b.to_profile(&mut self.sym));
-                        self.finish(trigger, DumpKind::Heap, started, Ok(c));
+                        if self.room_on_disk(&trigger) {
+                            let started = std::time::Instant::now();
+                            let mut c = Captured::profile(peak.to_profile(&mut self.sym), Duration::ZERO);
+                            c.base = base.map(|b| b.to_profile(&mut self.sym));
+                            self.finish(trigger.clone(), DumpKind::Heap, started, Ok(c), None);
+                            self.cascade(&trigger, DumpKind::Heap);
+                        }
                     }
                     Err(_) => break,
                 },
                 recv(self.shutdown) -> _ => break,
             }
+        }
+    }
+
+    /// False (logged and counted) when the dump directory is below the free-space floor.
+    fn room_on_disk(&self, t: &Trigger) -> bool {
+        let floor = self.shared.config().min_free_space;
+        match self.writer.free_space() {
+            Ok(free) if free < floor => {
+                self.shared.counters.skipped_low_disk.inc();
+                log::warn!(
+                    target: "holmes",
+                    "skipping the {} dump #{}: {} MiB free in {}, below the {} MiB floor",
+                    t.metric,
+                    t.id,
+                    free >> 20,
+                    self.writer.dir().display(),
+                    floor >> 20
+                );
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// With cascade on, captures every other enabled kind after the primary dump.
+    fn cascade(&mut self, t: &Trigger, primary: DumpKind) {
+        if !t.cascade {
+            return;
+        }
+        let cfg = self.shared.config();
+        let mut done = vec![primary];
+        for m in Metric::ALL {
+            let kind = DumpKind::for_metric(m);
+            if cfg.rules[m as usize].is_none() || done.contains(&kind) {
+                continue;
+            }
+            done.push(kind);
+            let mut follow = t.clone();
+            follow.id = self
+                .shared
+                .next_event
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let started = std::time::Instant::now();
+            let captured = self.capture(kind);
+            self.finish(follow, kind, started, captured, Some(t.id));
         }
     }
 
@@ -241,6 +295,7 @@ impl Dumper {
         kind: DumpKind,
         started: std::time::Instant,
         captured: Result<Captured, String>,
+        cascade_of: Option<u64>,
     ) {
         let mut event = DumpEvent {
             id: t.id,
@@ -259,6 +314,7 @@ impl Dumper {
             culprit: None,
             files: Vec::new(),
             error: None,
+            cascade_of,
         };
         match captured {
             Ok(c) => {
@@ -278,6 +334,17 @@ impl Dumper {
             self.shared.counters.dumps.inc();
         }
         log::warn!(target: "holmes", "{event}");
+        let retention = self.shared.config().retention;
+        match self.writer.enforce_retention(retention) {
+            Ok(0) => {}
+            Ok(n) => {
+                self.shared.counters.files_deleted.add(n as u64);
+                log::info!(target: "holmes", "retention: deleted the {n} oldest dump files");
+            }
+            Err(e) => {
+                log::warn!(target: "holmes", "retention: cannot list {}: {e}", self.writer.dir().display())
+            }
+        }
         self.shared.record_dump(event);
     }
 
@@ -286,7 +353,8 @@ impl Dumper {
             DumpKind::Cpu => {
                 #[cfg(target_os = "linux")]
                 {
-                    let c = cpu::capture(self.cpu_profile_duration, &self.shutdown, &mut self.sym)?;
+                    let duration = self.shared.config().cpu_profile_duration;
+                    let c = cpu::capture(duration, &self.shutdown, &mut self.sym)?;
                     let mut out = Captured::profile(c.profile, c.duration);
                     out.cpu_percent = Some(crate::sample::cpu_percent(
                         Duration::ZERO,
@@ -335,7 +403,8 @@ impl Dumper {
         let p = &c.profile;
         let mut errors = Vec::new();
         let mut files: Vec<(String, Result<Vec<u8>, String>)> = Vec::new();
-        for &format in &self.formats {
+        let formats = self.shared.config().formats.clone();
+        for &format in &formats {
             let name = format!("{stem}.{}", format.extension());
             let bytes = match format {
                 Format::Pprof => profile::to_pprof_gz(p).map_err(|e| e.to_string()),
@@ -400,7 +469,9 @@ fn text_header(e: &DumpEvent) -> String {
         e.ring.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>(),
     );
     if let Some(c) = &e.culprit {
-        h.push_str(&format!("culprit: {c} (innermost frame of the heaviest stack outside std and holmes)\n"));
+        h.push_str(&format!(
+            "culprit: {c} (innermost frame of the heaviest stack outside std and holmes)\n"
+        ));
     }
     if let Some(c) = e.capture_cpu_percent {
         h.push_str(&format!(

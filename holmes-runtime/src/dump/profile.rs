@@ -345,17 +345,20 @@ fn xml_escape(s: &str) -> String {
 /// True for frames of the language runtime, the allocator or holmes itself, which are
 /// never the culprit a person looks for.
 pub fn is_machinery(name: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "std::",
-        "core::",
-        "alloc::",
-        "<std::",
-        "<core::",
-        "<alloc::",
-        "holmes_runtime::",
-        "<holmes_runtime::",
-        "tokio::",
-        "<tokio::",
+    const CRATES: &[&str] = &[
+        "std",
+        "core",
+        "alloc",
+        "holmes_runtime",
+        "tokio",
+        "hashbrown",
+        "backtrace",
+    ];
+    const PRIMITIVES: &[&str] = &[
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "f32", "f64", "bool", "char", "str", "dyn",
+    ];
+    const SYMBOLS: &[&str] = &[
         "__",
         "_start",
         "start_thread",
@@ -365,24 +368,36 @@ pub fn is_machinery(name: &str) -> bool {
         "[unknown]",
         "futex",
         "pthread_",
-        "__GI_",
         "epoll_",
         "nanosleep",
         "clock_nanosleep",
-        "<&",
-        "<alloc",
-        "hashbrown::",
-        "<hashbrown::",
+        "read",
+        "write",
+        "poll",
+        "sched_yield",
+        "malloc",
+        "free",
+        "realloc",
+        "calloc",
+        "mmap",
+        "munmap",
+        "memcpy",
+        "memmove",
+        "memset",
     ];
-    let n = name.trim_start_matches('<');
-    PREFIXES
-        .iter()
-        .any(|p| name.starts_with(p) || n.starts_with(p.trim_start_matches('<')))
-        || name.starts_with("<u")
-            && name[1..]
-                .split('>')
-                .next()
-                .is_some_and(|t| t.chars().all(|c| c.is_ascii_alphanumeric()))
+    // `<Type as Trait>::method` and `<Type>::method` belong to Type's crate.
+    let subject = name.trim_start_matches('<');
+    let first = subject
+        .split(|c: char| c == ':' || c == ' ' || c == '>' || c == '<')
+        .next()
+        .unwrap_or(subject);
+    if CRATES.contains(&first)
+        || PRIMITIVES.contains(&first)
+        || subject.starts_with(['&', '*', '[', '('])
+    {
+        return true;
+    }
+    !name.contains("::") && SYMBOLS.iter().any(|p| name.starts_with(p))
 }
 
 /// The culprit of a profile: in the heaviest stack (default sample type), the innermost
@@ -625,7 +640,15 @@ mod tests {
         assert!(is_machinery(
             "<holmes_runtime::alloc::Allocator<A> as core::alloc::global::GlobalAlloc>::alloc"
         ));
+        assert!(is_machinery(
+            "<u64 as core::iter::range::Step>::forward_unchecked"
+        ));
+        assert!(is_machinery("core::iter::range::<impl core::iter::traits::iterator::Iterator for core::ops::range::Range<A>>::next"));
+        assert!(is_machinery("__memcpy_avx512_unaligned_erms"));
+        assert!(is_machinery("syscall"));
         assert!(!is_machinery("rule_threads::park_in_pileup_culprit"));
+        assert!(!is_machinery("<myapp::Foo as core::fmt::Display>::fmt"));
+        assert!(!is_machinery("user_fn_without_path"));
         assert!(!is_machinery("<myapp::Server as myapp::Handler>::handle"));
         let mut sym = Symbolizer::new();
         let mut b = ProfileBuilder::new(

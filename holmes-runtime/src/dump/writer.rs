@@ -8,6 +8,11 @@
 //!   at worst a `.tmp` file, never a partial file under a final name.
 //! - Any failure (full disk, unwritable directory) removes the temporary file and is
 //!   returned to the caller, which logs and counts it; nothing here panics.
+//! - Disk stays bounded: [`DumpWriter::enforce_retention`] deletes the oldest dump files
+//!   beyond a count and a total size, touching only regular files whose names holmes
+//!   writes ([`is_dump_file`]); [`DumpWriter::free_space`] lets the dumper skip dumps
+//!   below a free-space floor; temporary files left by a process that died mid-write
+//!   are removed at start ([`DumpWriter::remove_stale_tmp`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -109,6 +114,161 @@ impl DumpWriter {
     }
 }
 
+/// Limits on what the dump directory may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Most dump files kept (every format counts: a CPU dump writes 3 files).
+    pub max_files: usize,
+    /// Most bytes kept in dump files.
+    pub max_bytes: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_files: 300,
+            max_bytes: 512 << 20,
+        }
+    }
+}
+
+impl DumpWriter {
+    /// Bytes available to this user in the directory's file system.
+    pub fn free_space(&self) -> io::Result<u64> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let c = std::ffi::CString::new(self.dir.as_os_str().as_bytes())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            // SAFETY: c is NUL-terminated; st is a valid out-pointer.
+            unsafe {
+                let mut st: libc::statvfs = std::mem::zeroed();
+                if libc::statvfs(c.as_ptr(), &mut st) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(st.f_bavail as u64 * st.f_frsize as u64)
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(u64::MAX)
+        }
+    }
+
+    /// Deletes the oldest dump files until at most `r.max_files` files and
+    /// `r.max_bytes` bytes remain. Returns how many files were deleted.
+    pub fn enforce_retention(&self, r: Retention) -> io::Result<usize> {
+        let mut files: Vec<(SystemTime, String, u64, PathBuf)> = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !is_dump_file(name) {
+                continue;
+            }
+            // Never follow or delete anything but our regular files.
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if !meta.file_type().is_file() || !owned_by_us(&meta) {
+                continue;
+            }
+            let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            files.push((mtime, name.to_owned(), meta.len(), entry.path()));
+        }
+        // Oldest first; the timestamp in the name breaks mtime ties.
+        files.sort();
+        let mut count = files.len();
+        let mut bytes: u64 = files.iter().map(|f| f.2).sum();
+        let mut deleted = 0;
+        for (_, _, len, path) in files {
+            if count <= r.max_files && bytes <= r.max_bytes {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                deleted += 1;
+            }
+            count -= 1;
+            bytes = bytes.saturating_sub(len);
+        }
+        Ok(deleted)
+    }
+
+    /// Removes `.holmes-<pid>-<n>.tmp` files of processes that no longer run (a crash
+    /// or SIGKILL in the middle of a write). Returns how many were removed.
+    pub fn remove_stale_tmp(&self) -> usize {
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in rd.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(".holmes-"))
+                .and_then(|n| n.strip_suffix(".tmp"))
+                .and_then(|n| n.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+            let is_file = entry
+                .path()
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_file());
+            if !alive && is_file && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
+#[cfg(unix)]
+fn owned_by_us(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    meta.uid() == unsafe { libc::geteuid() }
+}
+
+#[cfg(not(unix))]
+fn owned_by_us(_meta: &std::fs::Metadata) -> bool {
+    true
+}
+
+/// True for the names holmes gives dump files:
+/// `<kind>.<yyyymmdd-HHMMSS.mmm>.<pid>[-n][.base].(pb.gz|txt|svg)`.
+pub fn is_dump_file(name: &str) -> bool {
+    let (stem, _) = split_ext(name);
+    if stem.len() == name.len() {
+        return false;
+    }
+    let stem = stem.strip_suffix(".base").unwrap_or(stem);
+    let mut parts = stem.splitn(2, '.');
+    let (Some(kind), Some(rest)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    if !["cpu", "heap", "threads", "tasks"].contains(&kind) {
+        return false;
+    }
+    // rest = yyyymmdd-HHMMSS.mmm.<pid>[-n]
+    let b = rest.as_bytes();
+    if b.len() < 21 || b[8] != b'-' || b[15] != b'.' || b[19] != b'.' {
+        return false;
+    }
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let tail = &rest[20..];
+    let (pid, n) = tail.split_once('-').unwrap_or((tail, "0"));
+    digits(0..8)
+        && digits(9..15)
+        && digits(16..19)
+        && !pid.is_empty()
+        && pid.bytes().all(|c| c.is_ascii_digit())
+        && !n.is_empty()
+        && n.bytes().all(|c| c.is_ascii_digit())
+}
+
 /// Splits `cpu.X.123.pb.gz` into (`cpu.X.123`, `.pb.gz`) at the known extensions.
 fn split_ext(name: &str) -> (&str, &str) {
     for ext in [".pb.gz", ".txt", ".svg"] {
@@ -186,6 +346,83 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(left.is_empty());
+    }
+
+    #[test]
+    fn recognises_only_dump_file_names() {
+        assert!(is_dump_file("cpu.20261127-122906.377.16663.pb.gz"));
+        assert!(is_dump_file("heap.20261127-122906.377.16663.base.pb.gz"));
+        assert!(is_dump_file("threads.20261127-122906.377.16663-2.txt"));
+        assert!(is_dump_file("tasks.20261127-122906.377.1.svg"));
+        assert!(!is_dump_file("cpu.20261127-122906.377.16663.log"));
+        assert!(!is_dump_file("mine.20261127-122906.377.16663.txt"));
+        assert!(!is_dump_file("cpu.2026112-122906.377.16663.txt"));
+        assert!(!is_dump_file("cpu.20261127-122906.377..txt"));
+        assert!(!is_dump_file("notes.txt"));
+        assert!(!is_dump_file(".holmes-1-2.tmp"));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn retention_deletes_oldest_dump_files_only() {
+        let t = tempfile::tempdir().unwrap();
+        let w = DumpWriter::prepare(t.path()).unwrap();
+        let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut names = Vec::new();
+        for i in 0..10u64 {
+            let name = format!("{}.pb.gz", file_stem("cpu", base + Duration::from_secs(i)));
+            let p = w.write(&name, &[0u8; 100]).unwrap();
+            let f = std::fs::File::options().write(true).open(&p).unwrap();
+            f.set_modified(base + Duration::from_secs(i)).unwrap();
+            names.push(p);
+        }
+        std::fs::write(t.path().join("keep-me.txt"), [0u8; 5000]).unwrap();
+        std::os::unix::fs::symlink(
+            "/etc/hostname",
+            t.path().join("cpu.20261127-122906.377.1.txt"),
+        )
+        .unwrap();
+        assert_eq!(
+            w.enforce_retention(Retention {
+                max_files: 6,
+                max_bytes: u64::MAX
+            })
+            .unwrap(),
+            4
+        );
+        assert!(names[..4].iter().all(|p| !p.exists()));
+        assert!(names[4..].iter().all(|p| p.exists()));
+        assert_eq!(
+            w.enforce_retention(Retention {
+                max_files: 100,
+                max_bytes: 250
+            })
+            .unwrap(),
+            4
+        );
+        assert!(names[8..].iter().all(|p| p.exists()));
+        assert!(t.path().join("keep-me.txt").exists());
+        assert!(t
+            .path()
+            .join("cpu.20261127-122906.377.1.txt")
+            .symlink_metadata()
+            .is_ok());
+        assert!(w.free_space().unwrap() > 0);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn stale_tmp_files_of_dead_processes_are_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let w = DumpWriter::prepare(t.path()).unwrap();
+        // pid_max is at most 4194304: this pid cannot exist.
+        std::fs::write(t.path().join(".holmes-4194399-0.tmp"), b"partial").unwrap();
+        let mine = t
+            .path()
+            .join(format!(".holmes-{}-999.tmp", std::process::id()));
+        std::fs::write(&mine, b"in flight").unwrap();
+        assert_eq!(w.remove_stale_tmp(), 1);
+        assert!(mine.exists());
     }
 
     #[test]
