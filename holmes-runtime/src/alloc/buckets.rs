@@ -23,8 +23,6 @@ struct Bucket {
     hash: AtomicU64,
     len: AtomicU32,
     frames: [AtomicUsize; MAX_FRAMES],
-    allocs: AtomicU64,
-    alloc_bytes: AtomicU64,
     est_count: AtomicU64,
     est_bytes: AtomicU64,
 }
@@ -35,8 +33,6 @@ impl Bucket {
             hash: AtomicU64::new(EMPTY),
             len: AtomicU32::new(0),
             frames: [const { AtomicUsize::new(0) }; MAX_FRAMES],
-            allocs: AtomicU64::new(0),
-            alloc_bytes: AtomicU64::new(0),
             est_count: AtomicU64::new(0),
             est_bytes: AtomicU64::new(0),
         }
@@ -107,11 +103,10 @@ pub(crate) fn find_or_insert(stack: &Stack) -> u32 {
     OVERFLOW
 }
 
-/// Charges one sampled allocation to bucket `idx`.
-pub(crate) fn add(idx: u32, size: u64, est_count: u64, est_bytes: u64) {
+/// Charges one sampled allocation to bucket `idx` (two atomic adds: the unbiased
+/// counts are all the profile needs).
+pub(crate) fn add(idx: u32, est_count: u64, est_bytes: u64) {
     if let Some(b) = BUCKETS.get(idx as usize) {
-        b.allocs.fetch_add(1, Ordering::Relaxed);
-        b.alloc_bytes.fetch_add(size, Ordering::Relaxed);
         b.est_count.fetch_add(est_count, Ordering::Relaxed);
         b.est_bytes.fetch_add(est_bytes, Ordering::Relaxed);
     }
@@ -122,8 +117,6 @@ pub(crate) fn add(idx: u32, size: u64, est_count: u64, est_bytes: u64) {
 pub(crate) struct BucketCopy {
     pub index: u32,
     pub stack: Vec<usize>,
-    pub allocs: u64,
-    pub alloc_bytes: u64,
     pub est_count: u64,
     pub est_bytes: u64,
 }
@@ -136,8 +129,8 @@ pub(crate) fn copy_all() -> Vec<BucketCopy> {
         if idx != OVERFLOW as usize && h <= BUSY {
             continue;
         }
-        let allocs = b.allocs.load(Ordering::Relaxed);
-        if allocs == 0 {
+        let est_count = b.est_count.load(Ordering::Relaxed);
+        if est_count == 0 {
             continue;
         }
         let len = (b.len.load(Ordering::Relaxed) as usize).min(MAX_FRAMES);
@@ -147,9 +140,7 @@ pub(crate) fn copy_all() -> Vec<BucketCopy> {
                 .iter()
                 .map(|f| f.load(Ordering::Relaxed))
                 .collect(),
-            allocs,
-            alloc_bytes: b.alloc_bytes.load(Ordering::Relaxed),
-            est_count: b.est_count.load(Ordering::Relaxed),
+            est_count,
             est_bytes: b.est_bytes.load(Ordering::Relaxed),
         });
     }
@@ -187,13 +178,10 @@ mod tests {
         assert_ne!(ia, OVERFLOW);
         assert_ne!(ia, ib, "a prefix is a different stack");
         assert_eq!(find_or_insert(&a), ia);
-        add(ia, 100, 3, 300);
-        add(ia, 50, 1, 50);
+        add(ia, 3, 300);
+        add(ia, 1, 50);
         let c = copy_all().into_iter().find(|c| c.index == ia).unwrap();
         assert_eq!(c.stack, vec![0xdead_0001, 0xdead_0002, 0xdead_0003]);
-        assert_eq!(
-            (c.allocs, c.alloc_bytes, c.est_count, c.est_bytes),
-            (2, 150, 4, 350)
-        );
+        assert_eq!((c.est_count, c.est_bytes), (4, 350));
     }
 }

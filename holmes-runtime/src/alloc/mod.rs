@@ -102,7 +102,6 @@ pub use trigger::DISARMED;
 /// Sum of the unbiased byte estimates of the live samples.
 static LIVE_EST: AtomicU64 = AtomicU64::new(0);
 static TOTAL_SAMPLED: AtomicU64 = AtomicU64::new(0);
-static SAMPLED_FREES: AtomicU64 = AtomicU64::new(0);
 static DROPPED_SAMPLES: AtomicU64 = AtomicU64::new(0);
 
 /// A [`GlobalAlloc`] that forwards to `A` and samples allocations for heap profiles.
@@ -214,17 +213,16 @@ fn record(p: *mut u8, size: usize, rate: u64) {
     }
     sampler::guarded(|| {
         let mut st = Stack::empty();
+        // The frames of the allocation path (this function included) are trimmed by
+        // name when the profile is written, not here: cheaper on this path.
         stack::capture_current(&mut st);
-        // Our own frame (`record`'s caller is always the `*_slow` function of the
-        // wrapper: both are `inline(never)`). The rest of the allocation path is
-        // trimmed by name when the profile is written.
-        st.skip(1);
         let size = size as u64;
         let w = weight(size, rate);
-        let est_count = (w * sampler::COUNT_ONE as f64).round() as u64;
-        let est_bytes = (w * size as f64).round() as u64;
+        // + 0.5 and truncate: rounds (positive values) without a libm call.
+        let est_count = (w * sampler::COUNT_ONE as f64 + 0.5) as u64;
+        let est_bytes = (w * size as f64 + 0.5) as u64;
         let bucket = buckets::find_or_insert(&st);
-        buckets::add(bucket, size, est_count, est_bytes);
+        buckets::add(bucket, est_count, est_bytes);
         TOTAL_SAMPLED.fetch_add(1, Ordering::Relaxed);
         let rec = table::Record {
             size,
@@ -245,7 +243,6 @@ fn record(p: *mut u8, size: usize, rate: u64) {
 fn restore(p: *mut u8, rec: &table::Record) {
     if table::insert(p, rec) {
         LIVE_EST.fetch_add(rec.est_bytes, Ordering::Relaxed);
-        SAMPLED_FREES.fetch_sub(1, Ordering::Relaxed);
     } else {
         DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
     }
@@ -258,7 +255,6 @@ fn restore(p: *mut u8, rec: &table::Record) {
 fn free_slow(p: *mut u8) -> Option<table::Record> {
     let rec = table::remove(p)?;
     LIVE_EST.fetch_sub(rec.est_bytes, Ordering::Relaxed);
-    SAMPLED_FREES.fetch_add(1, Ordering::Relaxed);
     Some(rec)
 }
 
@@ -378,7 +374,7 @@ pub fn stats() -> HeapStats {
         live_bytes_estimate: LIVE_EST.load(Ordering::Relaxed),
         live_samples: table::live(),
         total_sampled_allocs: TOTAL_SAMPLED.load(Ordering::Relaxed),
-        sampled_frees: SAMPLED_FREES.load(Ordering::Relaxed),
+        sampled_frees: table::removed(),
         dropped_samples: DROPPED_SAMPLES.load(Ordering::Relaxed),
         stack_buckets: buckets::used(),
         dropped_stacks: buckets::dropped(),

@@ -20,10 +20,6 @@ pub struct HeapEntry {
     pub inuse_objects: u64,
     /// Estimated live bytes from this stack.
     pub inuse_space: u64,
-    /// Raw sampled allocations from this stack since the start (not unbiased).
-    pub sampled_allocs: u64,
-    /// Raw bytes of the sampled allocations from this stack (not unbiased).
-    pub sampled_alloc_space: u64,
     /// Raw live samples from this stack (not unbiased).
     pub sampled_inuse: u64,
 }
@@ -177,8 +173,6 @@ pub fn snapshot() -> HeapSnapshot {
             stack: c.stack,
             alloc_objects: c.est_count / sampler::COUNT_ONE,
             alloc_space: c.est_bytes,
-            sampled_allocs: c.allocs,
-            sampled_alloc_space: c.alloc_bytes,
             ..HeapEntry::default()
         });
     }

@@ -81,7 +81,10 @@ struct Keys([AtomicUsize; SLOTS]);
 static FILTER: [AtomicU8; FILTER_LEN] = [const { AtomicU8::new(0) }; FILTER_LEN];
 static KEYS: Keys = Keys([const { AtomicUsize::new(0) }; SLOTS]);
 static DATA: [Data; SLOTS] = [const { Data::new() }; SLOTS];
-static LIVE: AtomicU64 = AtomicU64::new(0);
+/// Records inserted / removed: live = inserted - removed. Two counters written by
+/// different paths instead of one shared up-down counter; the cap check only reads.
+static INSERTED: AtomicU64 = AtomicU64::new(0);
+static REMOVED: AtomicU64 = AtomicU64::new(0);
 
 #[inline(always)]
 fn hash(ptr: usize) -> u64 {
@@ -127,8 +130,8 @@ pub(crate) fn insert(ptr: *mut u8, rec: &Record) -> bool {
     if ptr <= BUSY {
         return false;
     }
-    if LIVE.fetch_add(1, Ordering::Relaxed) >= MAX_LIVE {
-        LIVE.fetch_sub(1, Ordering::Relaxed);
+    // A soft cap: racing inserters may pass it by one each.
+    if live() >= MAX_LIVE {
         return false;
     }
     let start = home(ptr);
@@ -143,10 +146,10 @@ pub(crate) fn insert(ptr: *mut u8, rec: &Record) -> bool {
             DATA[idx].store(rec);
             filter_inc(ptr);
             key.store(ptr, Ordering::Release);
+            INSERTED.fetch_add(1, Ordering::Relaxed);
             return true;
         }
     }
-    LIVE.fetch_sub(1, Ordering::Relaxed);
     false
 }
 
@@ -165,7 +168,7 @@ pub(crate) fn remove(ptr: *mut u8) -> Option<Record> {
                 .is_ok()
             {
                 filter_dec(ptr);
-                LIVE.fetch_sub(1, Ordering::Relaxed);
+                REMOVED.fetch_add(1, Ordering::Relaxed);
                 return Some(rec);
             }
         }
@@ -175,7 +178,13 @@ pub(crate) fn remove(ptr: *mut u8) -> Option<Record> {
 
 /// Number of live samples recorded.
 pub(crate) fn live() -> u64 {
-    LIVE.load(Ordering::Relaxed)
+    let removed = REMOVED.load(Ordering::Relaxed);
+    INSERTED.load(Ordering::Relaxed).saturating_sub(removed)
+}
+
+/// Records removed since the start (frees and reallocs of sampled blocks).
+pub(crate) fn removed() -> u64 {
+    REMOVED.load(Ordering::Relaxed)
 }
 
 /// Calls `f` with every live record (a racy but consistent-per-record view: a record
