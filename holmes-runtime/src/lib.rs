@@ -25,7 +25,12 @@ pub mod __private;
 
 pub use alloc::Allocator;
 pub use config::{default_dump_dir, Builder, Format, Rule, ENV_VARS};
-pub use dump::threads::{dump_threads, ThreadDump};
+#[cfg(feature = "tokio")]
+pub use dump::tasks::{alive_tasks, dump_tasks, TaskDump, TaskDumpError};
+pub use dump::threads::{
+    dump_threads, dump_threads_with_timeout, CaptureError, StackStatus, ThreadDump, ThreadInfo,
+    ThreadState,
+};
 pub use dump::{DumpEvent, DumpKind, TopEntry};
 pub use error::{Error, Result};
 pub use guard::{Guard, Holmes, FLUSH_TIMEOUT};

@@ -172,8 +172,8 @@ pub(crate) enum Task {
     /// taken before the spike.
     HeapPeak {
         trigger: Trigger,
-        peak: crate::alloc::HeapSnapshot,
-        base: Option<crate::alloc::HeapSnapshot>,
+        peak: Box<crate::alloc::HeapSnapshot>,
+        base: Option<Box<crate::alloc::HeapSnapshot>>,
     },
 }
 

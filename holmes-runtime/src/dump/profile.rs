@@ -13,6 +13,9 @@ use pprof::protos::{self, Message as _};
 
 use crate::symbol::Symbolizer;
 
+/// A sample's identity: its location ids and its (key, str, num) labels.
+type SampleKey = (Vec<u64>, Vec<(i64, i64, i64)>);
+
 /// Incrementally builds a `Profile` from address stacks, symbolizing through a cached
 /// [`Symbolizer`] and deduplicating strings, functions and locations.
 pub struct ProfileBuilder<'s> {
@@ -21,7 +24,7 @@ pub struct ProfileBuilder<'s> {
     strings: HashMap<String, i64>,
     functions: HashMap<(String, String), u64>,
     locations: HashMap<(usize, bool), u64>,
-    samples: HashMap<(Vec<u64>, Vec<(i64, i64, i64)>), usize>,
+    samples: HashMap<SampleKey, usize>,
 }
 
 impl<'s> ProfileBuilder<'s> {
@@ -388,7 +391,7 @@ pub fn is_machinery(name: &str) -> bool {
     // `<Type as Trait>::method` and `<Type>::method` belong to Type's crate.
     let subject = name.trim_start_matches('<');
     let first = subject
-        .split(|c: char| c == ':' || c == ' ' || c == '>' || c == '<')
+        .split([':', ' ', '>', '<'])
         .next()
         .unwrap_or(subject);
     if CRATES.contains(&first)

@@ -78,7 +78,7 @@ pub fn detect(cores_override: Option<f64>, memory_override: Option<u64>) -> (Lim
     let (memory_limit, memory_source) = match memory_override {
         Some(m) => (m, LimitSource::Override),
         None => match cg.as_ref().map(|c| c.memory_limit()) {
-            Some(Ok(Some((m, path)))) if host.map_or(true, |h| m < h) => {
+            Some(Ok(Some((m, path)))) if host.is_none_or(|h| m < h) => {
                 (m, LimitSource::Cgroup(path))
             }
             Some(Err(e)) => {
@@ -205,7 +205,7 @@ impl CgroupFiles {
     pub fn cpu_quota(&self) -> Result<Option<(f64, PathBuf)>, String> {
         let mut best: Option<(f64, PathBuf)> = None;
         let mut keep = |cores: f64, file: PathBuf| {
-            if best.as_ref().map_or(true, |(b, _)| cores < *b) {
+            if best.as_ref().is_none_or(|(b, _)| cores < *b) {
                 best = Some((cores, file));
             }
         };
@@ -268,7 +268,7 @@ impl CgroupFiles {
                 return Ok(());
             }
             let v: u64 = t.parse().map_err(|e| format!("{}: {e}", file.display()))?;
-            if v < UNLIMITED && best.as_ref().map_or(true, |(b, _)| v < *b) {
+            if v < UNLIMITED && best.as_ref().is_none_or(|(b, _)| v < *b) {
                 best = Some((v, file));
             }
             Ok(())

@@ -114,8 +114,8 @@ impl HeapWatcher {
             };
             let task = Task::HeapPeak {
                 trigger,
-                peak,
-                base: base.take(),
+                peak: Box::new(peak),
+                base: base.take().map(Box::new),
             };
             if self.tasks.try_send(task).is_err() {
                 sh.counters.dropped.inc();
