@@ -216,6 +216,9 @@ impl Dumper {
     pub fn run(mut self, tasks: Receiver<Task>) {
         #[cfg(target_os = "linux")]
         cpu::warm_up(&mut self.sym);
+        if let Some(warning) = frame_pointer_check(&mut self.sym) {
+            log::warn!(target: "holmes", "{warning}");
+        }
         loop {
             crossbeam_channel::select! {
                 recv(tasks) -> t => match t {
@@ -440,6 +443,34 @@ impl Dumper {
     }
 }
 
+/// Walks this (dumper) thread's own stack: with frame pointers the walk reaches the
+/// thread's start routine; without them it stops within a frame or two, and so would
+/// every stack holmes captures. Returns the warning to log, if any.
+#[inline(never)]
+pub(crate) fn frame_pointer_check(sym: &mut Symbolizer) -> Option<String> {
+    if !cfg!(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )) {
+        return None;
+    }
+    let mut st = crate::stack::Stack::empty();
+    crate::stack::capture_current(&mut st);
+    let reached_start = st.ips().iter().any(|&ip| {
+        sym.resolve(ip, true)
+            .iter()
+            .any(|f| f.name.contains("thread_start") || f.name.contains("start_thread"))
+    });
+    (!reached_start).then(|| {
+        format!(
+            "stacks look truncated (a frame-pointer walk of {} frames did not reach the thread's start): \
+             build with RUSTFLAGS=\"-C force-frame-pointers=yes\" (or [build] rustflags in .cargo/config.toml) \
+             so that profiles name the functions that matter",
+            st.len()
+        )
+    })
+}
+
 fn svg_title(e: &DumpEvent) -> String {
     format!(
         "holmes {} dump #{}: {} {:.1} ({}), {}",
@@ -485,4 +516,16 @@ fn text_header(e: &DumpEvent) -> String {
         ));
     }
     h
+}
+
+#[cfg(test)]
+mod fp_tests {
+    use super::*;
+
+    #[test]
+    fn this_build_has_frame_pointers() {
+        // The workspace builds with -C force-frame-pointers=yes: no warning.
+        let h = std::thread::spawn(|| frame_pointer_check(&mut Symbolizer::new()));
+        assert_eq!(h.join().unwrap(), None);
+    }
 }
