@@ -12,6 +12,7 @@ mod config;
 pub mod dump;
 mod error;
 mod guard;
+pub mod report;
 pub mod rule;
 pub mod sample;
 pub mod stack;
