@@ -12,12 +12,20 @@ fn park_in_pileup_culprit(b: Arc<Barrier>, release: Arc<Barrier>) {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info"))
+        .init();
     let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
     let guard = holmes::Holmes::builder()
         .interval(Duration::from_millis(100))
         .dump_dir(dir)
-        .threads(holmes::Rule::new(20, 25, 100).max(5000).cooldown(Duration::from_secs(3600)))
+        // sustain(5): the count must hold for 5 ticks (500 ms), so the dump sees the whole
+        // pile-up rather than the first threads of it on a slow machine.
+        .threads(
+            holmes::Rule::new(20, 25, 100)
+                .max(5000)
+                .sustain(5)
+                .cooldown(Duration::from_secs(3600)),
+        )
         .start()
         .expect("holmes starts");
     std::thread::sleep(Duration::from_millis(1500));
@@ -36,7 +44,13 @@ fn main() {
         .collect();
     started.wait();
     let t0 = std::time::Instant::now();
-    while guard.status().metric(holmes::Metric::Threads).last_dump.is_none() && t0.elapsed() < Duration::from_secs(20) {
+    while guard
+        .status()
+        .metric(holmes::Metric::Threads)
+        .last_dump
+        .is_none()
+        && t0.elapsed() < Duration::from_secs(20)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     release.wait();
