@@ -153,25 +153,20 @@ impl WatchedFn {
         let Some(rule) = config.rules.iter().find(|r| r.def.needs_tokio_runtime) else {
             return Ok(());
         };
-        // The attributes left on the item come after ours: a `#[tokio::main]` among them
-        // means holmes would start before the runtime exists.
-        let tokio_main = self.attrs.iter().find(|attr| {
-            let path = attr.path();
-            path.segments
-                .last()
-                .is_some_and(|s| s.ident == "main" || s.ident == "test")
-                && path.segments.iter().any(|s| s.ident == "tokio")
-        });
-        match tokio_main {
-            Some(attr) => Err(syn::Error::new_spanned(
-                attr,
+        // Attributes expand from the top down. Above `#[tokio::main]`, this attribute sees
+        // the `async fn main` and the guard ends up inside the runtime's `block_on`.
+        // Below it, `#[tokio::main]` has already turned `main` into a synchronous
+        // function that builds the runtime, and a synchronous `main` never runs inside one.
+        if self.sig.ident == "main" && self.sig.asyncness.is_none() {
+            return Err(syn::Error::new(
+                rule.span,
                 format!(
-                    "the `{}` rule counts the tasks of the tokio runtime, so holmes must start inside it: put #[holmes::watch] below this attribute",
+                    "the `{}` rule counts the tasks of the tokio runtime holmes starts in, and a synchronous `main` runs outside any runtime: put #[holmes::watch] above #[tokio::main], or on an async function",
                     rule.def.name
                 ),
-            )),
-            None => Ok(()),
+            ));
         }
+        Ok(())
     }
 
     fn expand(self, config: &Config) -> TokenStream {
@@ -612,31 +607,43 @@ mod tests {
 
     #[test]
     fn tasks_rule_must_start_inside_the_tokio_runtime() {
+        // What this attribute sees below `#[tokio::main]`: a synchronous `main`.
         let errors = expand_err(
+            quote!(tasks(3000, 20, 200000)),
+            quote!(
+                fn main() {}
+            ),
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("put #[holmes::watch] above #[tokio::main]"),
+            "{errors:?}"
+        );
+        // Above `#[tokio::main]`, on an async fn, or on a sync fn called inside the runtime.
+        expand_fn(
             quote!(tasks(3000, 20, 200000)),
             quote!(
                 #[tokio::main]
                 async fn main() {}
             ),
         );
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(
-            errors[0].contains("put #[holmes::watch] below this attribute"),
-            "{errors:?}"
-        );
-        // Below `#[tokio::main]` (the attribute is gone by then) or on an async fn: fine.
         expand_fn(
             quote!(tasks(3000, 20, 200000)),
             quote!(
-                async fn main() {}
+                async fn serve() {}
+            ),
+        );
+        expand_fn(
+            quote!(tasks(3000, 20, 200000)),
+            quote!(
+                fn handle() {}
             ),
         );
         // Other rules do not care.
         expand_fn(
             quote!(cpu(10, 25, 80)),
             quote!(
-                #[tokio::main]
-                async fn main() {}
+                fn main() {}
             ),
         );
     }

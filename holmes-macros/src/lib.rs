@@ -25,8 +25,18 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// The attribute goes on `main` or on any non-generic function (sync or `async`, with any
-/// return type; `?` and `return` keep working). It works above or below `#[tokio::main]`.
-/// The examples of the `holmes` crate compile and run; these blocks only show the syntax.
+/// return type; `?` and `return` keep working). The examples of the `holmes` crate
+/// compile; these blocks only show the syntax.
+///
+/// # Placement next to `#[tokio::main]`
+///
+/// Both orders work. Attributes expand from the top down, so:
+///
+/// - above `#[tokio::main]`, holmes starts inside the tokio runtime, when the async body
+///   starts, and stops when it returns (before the runtime shuts down). The `tasks` rule
+///   needs this order.
+/// - below `#[tokio::main]`, holmes starts before the runtime is built and stops after it
+///   has shut down, so it also watches the runtime's start-up and shutdown.
 ///
 /// # What it expands to
 ///
@@ -104,8 +114,8 @@ use proc_macro::TokenStream;
 ///
 /// The number of alive tasks of the tokio runtime holmes starts in (needs the `tokio`
 /// feature of holmes); the dump lists them. Same shape as `threads`. Holmes must start
-/// inside the runtime: put the attribute below `#[tokio::main]` (above it is a compile
-/// error), or on an `async fn`.
+/// inside the runtime: put the attribute above `#[tokio::main]` or on an `async fn`
+/// (below `#[tokio::main]` is a compile error, see "Placement").
 ///
 /// ```text
 /// tasks(3000, 20, 200000)      →  .tasks(holmes::Rule::new(3000, 20, 200000))
