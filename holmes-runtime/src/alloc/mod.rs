@@ -63,7 +63,7 @@
 //!   thread can hold anything another allocating thread waits for), and a thread-local
 //!   re-entrancy guard makes any nested allocation bypass sampling.
 //! - **Bounded memory**: at most [`MAX_LIVE`] (64 Ki) live samples and
-//!   [`MAX_BUCKETS`] (16 Ki) distinct stacks, in ~15 MiB of zero-initialised address
+//!   [`MAX_BUCKETS`] (16 Ki) distinct stacks, in ~14 MiB of zero-initialised address
 //!   space of which only touched pages become resident. A sample that finds no room is
 //!   counted ([`HeapStats::dropped_samples`], [`HeapStats::dropped_stacks`]).
 //! - **Peak trigger**: a relaxed load on the sampling path; firing is one CAS and a
@@ -350,7 +350,7 @@ pub struct HeapStats {
     pub sample_rate: u64,
     /// Unbiased estimate of the live heap, from the live samples.
     pub live_bytes_estimate: u64,
-    /// Samples currently live (at most [`MAX_LIVE`]).
+    /// Samples currently live (at most about [`MAX_LIVE`]: a soft cap).
     pub live_samples: u64,
     /// Allocations sampled since the start.
     pub total_sampled_allocs: u64,

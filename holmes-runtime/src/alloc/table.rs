@@ -10,8 +10,8 @@
 //! - [`KEYS`]/[`DATA`]: 128 Ki slots. A pointer lives in one of the [`WINDOW`] slots
 //!   that follow its home slot (two cache lines). Lookups scan the whole window, so a
 //!   removed slot simply goes back to 0 (no tombstones, probe length fixed forever).
-//!   When the window is full or [`MAX_LIVE`] records are live the sample is dropped
-//!   and counted.
+//!   When the window is full or [`MAX_LIVE`] records are live (a soft cap: racing
+//!   inserters may pass it by one each) the sample is dropped and counted.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
