@@ -23,7 +23,7 @@
 //!   failures (connection refused or reset, timeouts, DNS) and HTTP 5xx, 429 and 408.
 //!   Other 4xx answers (bad token, bad request) and TLS certificate errors fail at once.
 //!   The worst case for one file is thus `(retries + 1) × timeout` plus the backoff.
-//! - **Shutdown is bounded.** [`ReportQueue::shutdown`] stops accepting, lets the thread
+//! - **Shutdown is bounded.** Stopping holmes stops accepting, lets the thread
 //!   deliver what is queued within a timeout, then detaches it; what it could not deliver
 //!   is counted as dropped.
 //!

@@ -20,8 +20,9 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::{Report, Reporter};
 
-/// The counters of the reporter queue (see [`ReportQueue`] for how a report is counted):
-/// `submitted = delivered + failed + dropped + pending`.
+/// The counters of the reporter queue, per report (not per reporter): every report
+/// handed to the queue is counted in `submitted`, then ends in exactly one of `dropped`,
+/// `delivered` or `failed`, so `submitted = delivered + failed + dropped + pending`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReportStats {
@@ -362,5 +363,44 @@ mod tests {
             dropped: 0,
         };
         assert_eq!(counters.stats(), expected);
+    }
+
+    #[test]
+    fn a_hanging_endpoint_fills_the_queue_without_blocking_and_shutdown_is_bounded() {
+        // A server on 127.0.0.1 that accepts and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for s in listener.incoming().take(16) {
+                held.push(s);
+            }
+            std::thread::sleep(Duration::from_secs(10));
+        });
+        let http = crate::report::HttpReporter::new(format!("http://{addr}/u"))
+            .timeout(Duration::from_millis(300))
+            .retries(0);
+        let q = ReportQueue::start(vec![Box::new(http)], 2).unwrap();
+        let t = Instant::now();
+        for id in 1..=10 {
+            q.submit(report(id));
+        }
+        assert!(
+            t.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            t.elapsed()
+        );
+        let s = q.stats();
+        assert_eq!((s.submitted, s.delivered), (10, 0));
+        assert!(s.dropped >= 7, "{s:?}");
+        let counters = Arc::clone(&q.counters);
+        let t = Instant::now();
+        q.shutdown(Duration::from_secs(3));
+        assert!(t.elapsed() < Duration::from_millis(3500));
+        let s = counters.stats();
+        // Every accepted report timed out (failed) or was given up at shutdown (dropped).
+        assert_eq!(s.delivered, 0);
+        assert_eq!(s.failed + s.dropped, 10, "{s:?}");
+        assert!(s.failed >= 1, "{s:?}");
     }
 }
