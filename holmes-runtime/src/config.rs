@@ -18,7 +18,7 @@ use crate::watch::limiter::DumpLimit;
 ///
 /// ```
 /// use std::time::Duration;
-/// let rule = holmes::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30));
+/// let rule = holmes_runtime::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30));
 /// assert_eq!(rule.abs(), 80);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -188,12 +188,12 @@ pub fn default_dump_dir() -> PathBuf {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// # fn main() -> Result<(), holmes::Error> {
-/// let guard = holmes::Holmes::builder()
+/// # fn main() -> Result<(), holmes_runtime::Error> {
+/// let guard = holmes_runtime::Holmes::builder()
 ///     .interval(Duration::from_secs(2))
 ///     .dump_dir("/var/tmp/holmes")
 ///     .cooldown(Duration::from_secs(60))
-///     .cpu(holmes::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30)))
+///     .cpu(holmes_runtime::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30)))
 ///     .cpu_profile_duration(Duration::from_secs(5))
 ///     .start()?;
 /// // … the service runs; dropping the guard stops holmes.

@@ -91,9 +91,9 @@ impl Guard {
     /// overrides, the tokio handle.
     ///
     /// ```no_run
-    /// # fn main() -> Result<(), holmes::Error> {
-    /// let guard = holmes::Holmes::builder().cpu(holmes::Rule::new(10, 25, 80)).start()?;
-    /// guard.update(guard.config().cpu(holmes::Rule::new(20, 50, 90)))?;
+    /// # fn main() -> Result<(), holmes_runtime::Error> {
+    /// let guard = holmes_runtime::Holmes::builder().cpu(holmes_runtime::Rule::new(10, 25, 80)).start()?;
+    /// guard.update(guard.config().cpu(holmes_runtime::Rule::new(20, 50, 90)))?;
     /// # Ok(()) }
     /// ```
     pub fn update(&self, new: Builder) -> Result<()> {
