@@ -32,7 +32,9 @@ fn spike_dumps_cpu_profile(scenario: &str, culprit: &str) {
         dumps.display(),
         listing(&dumps)
     );
-    let top = common::pprof_top_functions(&profiles[0], &[], 5);
+    // The spinner is the only busy thread during the capture: the culprit leads the flat
+    // list (in a debug build, inlined helpers such as `black_box` follow it).
+    let top = common::pprof_top_functions(&profiles[0], &[], 3);
     assert!(
         top.iter().any(|f| f.contains(culprit)),
         "{culprit} is not among the top functions of {}: {top:#?}",

@@ -1,21 +1,28 @@
 //! Scenario for `tests/watch_runtime.rs`: a synchronous `main` under `#[holmes::watch]`
-//! idles through the warm-up, then spins one thread for ~4 s and returns.
+//! idles through the warm-up, then spins one thread until its CPU profile is on disk
+//! (at most 30 s) and returns, which drops the guard.
 //!
-//! `cpu_cores = 1` makes one busy thread read as 100 % on any machine, far above `abs`.
-//! `dump_dir` is relative: the test runs this binary with its working directory set to a
-//! fresh directory and looks for `dumps/cpu.*.pb.gz` there. `on_error = "panic"` turns a
-//! start failure into a failed test instead of a missing dump.
+//! `cpu_cores = 1` makes one busy thread read as 100 % on an idle machine, far above
+//! `abs`; on a loaded machine the spinner may get only a fraction of a core, so `min` is
+//! a low 5 % (idle reads ~0.2 %) and the `diff` trigger (25 % above the recent average)
+//! fires instead. `dump_dir` is relative: the test runs this binary with its working
+//! directory set to a fresh directory and looks for `dumps/cpu.*.pb.gz` there.
+//! `on_error = "panic"` turns a start failure into a failed test, not a missing dump.
 
 use std::time::{Duration, Instant};
 
-/// The function the CPU profile must show on top.
+/// The function the CPU profile must show on top. It spins until holmes has written the
+/// CPU profile of the spike (so the capture saw it spinning from start to end, even on a
+/// loaded machine where the rule fires late), or until `limit`.
 #[inline(never)]
-fn watch_sync_spin_culprit(deadline: Instant) -> u64 {
+fn watch_sync_spin_culprit(limit: Duration) -> u64 {
+    let start = Instant::now();
+    let mut checked = start;
     let mut x = 1u64;
-    while Instant::now() < deadline {
-        // Plenty of work between clock reads, so the samples land in this function.
-        // A plain counter, not a range iterator: in a debug build `Range::next` is a
-        // call of its own and would take the samples.
+    while start.elapsed() < limit {
+        // Plenty of work between clock reads, so the samples land in this function. A
+        // plain counter, not a range iterator: in a debug build `Range::next` is a call
+        // of its own and would take the samples.
         let mut i = 0u32;
         while i < 200_000 {
             x = x
@@ -24,12 +31,31 @@ fn watch_sync_spin_culprit(deadline: Instant) -> u64 {
             x = std::hint::black_box(x);
             i += 1;
         }
+        if checked.elapsed() >= Duration::from_millis(100) {
+            checked = Instant::now();
+            if cpu_dump_written() {
+                break;
+            }
+        }
     }
     x
 }
 
+/// Whether `dumps/cpu.*.pb.gz` exists (files are renamed into place once complete).
+fn cpu_dump_written() -> bool {
+    std::fs::read_dir("dumps")
+        .map(|entries| {
+            entries.filter_map(Result::ok).any(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("cpu.") && name.ends_with(".pb.gz")
+            })
+        })
+        .unwrap_or(false)
+}
+
 #[holmes::watch(
-    cpu(10, 25, 80),
+    cpu(5, 25, 80),
     interval = "100ms",
     cpu_profile = "1s",
     cooldown = "1h",
@@ -43,7 +69,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(1500));
     let spinner = std::thread::Builder::new()
         .name("spinner".into())
-        .spawn(|| watch_sync_spin_culprit(Instant::now() + Duration::from_secs(4)))
+        .spawn(|| watch_sync_spin_culprit(Duration::from_secs(30)))
         .expect("spawn the spinner");
     let x = spinner.join().expect("spinner panicked");
     println!("spun: {x}");

@@ -1,16 +1,22 @@
 //! Scenario for `tests/watch_runtime.rs`: an async `main` with `#[holmes::watch]` above
-//! `#[tokio::main]` idles through the warm-up, then spins a blocking task for ~4 s and
-//! returns. See `watch_sync.rs` for why `cpu_cores = 1` and the relative `dump_dir`.
+//! `#[tokio::main]` idles through the warm-up, then spins a blocking task until its CPU
+//! profile is on disk (at most 30 s) and returns. See `watch_sync.rs` for the choice of
+//! rule, `cpu_cores = 1` and the relative `dump_dir`.
 
 use std::time::{Duration, Instant};
 
-/// The function the CPU profile must show on top.
+/// The function the CPU profile must show on top. It spins until holmes has written the
+/// CPU profile of the spike (so the capture saw it spinning from start to end, even on a
+/// loaded machine where the rule fires late), or until `limit`.
 #[inline(never)]
-fn watch_tokio_spin_culprit(deadline: Instant) -> u64 {
+fn watch_tokio_spin_culprit(limit: Duration) -> u64 {
+    let start = Instant::now();
+    let mut checked = start;
     let mut x = 1u64;
-    while Instant::now() < deadline {
-        // A plain counter, not a range iterator: in a debug build `Range::next` is a
-        // call of its own and would take the samples.
+    while start.elapsed() < limit {
+        // Plenty of work between clock reads, so the samples land in this function. A
+        // plain counter, not a range iterator: in a debug build `Range::next` is a call
+        // of its own and would take the samples.
         let mut i = 0u32;
         while i < 200_000 {
             x = x
@@ -19,12 +25,31 @@ fn watch_tokio_spin_culprit(deadline: Instant) -> u64 {
             x = std::hint::black_box(x);
             i += 1;
         }
+        if checked.elapsed() >= Duration::from_millis(100) {
+            checked = Instant::now();
+            if cpu_dump_written() {
+                break;
+            }
+        }
     }
     x
 }
 
+/// Whether `dumps/cpu.*.pb.gz` exists (files are renamed into place once complete).
+fn cpu_dump_written() -> bool {
+    std::fs::read_dir("dumps")
+        .map(|entries| {
+            entries.filter_map(Result::ok).any(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("cpu.") && name.ends_with(".pb.gz")
+            })
+        })
+        .unwrap_or(false)
+}
+
 #[holmes::watch(
-    cpu(10, 25, 80),
+    cpu(5, 25, 80),
     interval = "100ms",
     cpu_profile = "1s",
     cooldown = "1h",
@@ -36,10 +61,8 @@ fn watch_tokio_spin_culprit(deadline: Instant) -> u64 {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let x = tokio::task::spawn_blocking(|| {
-        watch_tokio_spin_culprit(Instant::now() + Duration::from_secs(4))
-    })
-    .await?;
+    let x =
+        tokio::task::spawn_blocking(|| watch_tokio_spin_culprit(Duration::from_secs(30))).await?;
     println!("spun: {x}");
     Ok(())
 }
