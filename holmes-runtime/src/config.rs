@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::dump::writer::Retention;
 use crate::error::{Error, Result};
+use crate::report::Reporter;
 use crate::rule::Metric;
 use crate::watch::limiter::DumpLimit;
 
@@ -220,8 +221,36 @@ pub struct Builder {
     pub(crate) retention: Retention,
     pub(crate) min_free_space: u64,
     pub(crate) env_overrides: bool,
+    pub(crate) reporters: Vec<SharedReporter>,
+    pub(crate) report_queue: usize,
     #[cfg(feature = "tokio")]
     pub(crate) tokio_handle: Option<tokio::runtime::Handle>,
+}
+
+/// A reporter kept in a cloneable [`Builder`] until `start()` takes it out.
+#[derive(Clone)]
+pub(crate) struct SharedReporter(std::sync::Arc<std::sync::Mutex<Option<Box<dyn Reporter>>>>);
+
+impl std::fmt::Debug for SharedReporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.0.lock() {
+            Ok(r) => r.as_ref().map(|r| r.name().to_owned()),
+            Err(_) => None,
+        };
+        f.debug_tuple("Reporter")
+            .field(&name.unwrap_or_else(|| "(started)".into()))
+            .finish()
+    }
+}
+
+impl SharedReporter {
+    /// Takes the reporter out (once).
+    pub(crate) fn take(&self) -> Option<Box<dyn Reporter>> {
+        match self.0.lock() {
+            Ok(mut r) => r.take(),
+            Err(p) => p.into_inner().take(),
+        }
+    }
 }
 
 impl Default for Builder {
@@ -244,6 +273,8 @@ impl Default for Builder {
             retention: Retention::default(),
             min_free_space: 256 << 20,
             env_overrides: true,
+            reporters: Vec::new(),
+            report_queue: 32,
             #[cfg(feature = "tokio")]
             tokio_handle: None,
         }
@@ -419,6 +450,27 @@ impl Builder {
         self
     }
 
+    /// Also hands every dump to `reporter` ([`crate::LogReporter`],
+    /// [`crate::HttpReporter`], [`crate::PyroscopeReporter`] or your own), on a dedicated
+    /// `holmes-reporter` thread behind a bounded queue: a slow or dead backend never
+    /// delays sampling or dumping; reports that do not fit are dropped and counted
+    /// ([`crate::Status::reports`]). May be called several times. Reporters are fixed at
+    /// start ([`crate::Guard::update`] keeps the started ones).
+    pub fn reporter(mut self, reporter: impl Reporter) -> Self {
+        let boxed: Box<dyn Reporter> = Box::new(reporter);
+        self.reporters
+            .push(SharedReporter(std::sync::Arc::new(std::sync::Mutex::new(
+                Some(boxed),
+            ))));
+        self
+    }
+
+    /// Capacity of the reporters' queue. Default 32, as the Go library.
+    pub fn report_queue(mut self, reports: usize) -> Self {
+        self.report_queue = reports;
+        self
+    }
+
     /// Whether `HOLMES_*` environment variables override this configuration at
     /// [`start`](Self::start) (see [`crate::ENV_VARS`]). Default on.
     pub fn env_overrides(mut self, on: bool) -> Self {
@@ -551,6 +603,11 @@ impl Builder {
         if self.retention.max_files == 0 || self.retention.max_bytes == 0 {
             return Err(Error::Config(
                 "retention must keep at least one file and one byte".into(),
+            ));
+        }
+        if !self.reporters.is_empty() && self.report_queue == 0 {
+            return Err(Error::Config(
+                "report_queue must hold at least one report".into(),
             ));
         }
         if self.heap_sample_rate == Some(0) {

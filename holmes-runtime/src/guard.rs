@@ -158,6 +158,11 @@ impl Guard {
                 log::error!(target: "holmes", "thread {name} panicked");
             }
         }
+        // The dumper is gone, so the queue has one owner left: deliver what is queued.
+        let queue = self.shared.reports.lock().ok().and_then(|mut q| q.take());
+        if let Some(q) = queue.and_then(|q| Arc::try_unwrap(q).ok()) {
+            q.shutdown(FLUSH_TIMEOUT);
+        }
     }
 }
 
@@ -237,7 +242,23 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         (None, None) => tokio::runtime::Handle::try_current().ok(),
     };
     let interval = b.interval;
+    let reporters: Vec<_> = b.reporters.iter().filter_map(|r| r.take()).collect();
+    let reports = if reporters.is_empty() {
+        None
+    } else {
+        Some(Arc::new(
+            crate::report::ReportQueue::start(reporters, b.report_queue).map_err(|source| {
+                Error::Spawn {
+                    name: "holmes-reporter",
+                    source,
+                }
+            })?,
+        ))
+    };
     let shared = Arc::new(Shared::new(b, limits.clone(), writer.dir().to_path_buf()));
+    if let Ok(mut r) = shared.reports.lock() {
+        r.clone_from(&reports);
+    }
     let (shutdown_tx, shutdown_rx) = bounded::<()>(0);
     let (exited_tx, exited_rx) = bounded::<()>(0);
     let (task_tx, task_rx) = bounded::<Task>(QUEUE);
@@ -256,6 +277,7 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         shared: shared.clone(),
         shutdown: shutdown_rx.clone(),
         sym: Symbolizer::new(),
+        reports,
         #[cfg(feature = "tokio")]
         tokio_handle: tokio_handle.clone(),
     };

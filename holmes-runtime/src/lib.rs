@@ -35,6 +35,10 @@ pub use dump::threads::{
 pub use dump::{DumpEvent, DumpKind, TopEntry};
 pub use error::{Error, Result};
 pub use guard::{Guard, Holmes, FLUSH_TIMEOUT};
+pub use report::{
+    HttpReporter, LogReporter, PyroscopeReporter, Report, ReportError, ReportFile, ReportStats,
+    Reporter,
+};
 pub use rule::{FireReason, Metric};
 pub use sample::limits::{LimitSource, Limits};
 pub use state::{MetricStatus, RuleState, Status};

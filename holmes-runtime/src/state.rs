@@ -91,6 +91,8 @@ pub(crate) struct Shared {
     /// The configuration in force; replaced whole by `Guard::update`.
     pub config: Mutex<Arc<Builder>>,
     pub limiter: Mutex<Limiter>,
+    /// The reporters' queue, taken out at shutdown.
+    pub reports: Mutex<Option<Arc<crate::report::ReportQueue>>>,
     /// The heap rule's escalation mark (`f64` bits) and its end.
     pub heap_high_water: AtomicU64,
     heap_high_water_until: AtomicInstant,
@@ -115,6 +117,7 @@ impl Shared {
             heap_threshold: AtomicU64::new(crate::alloc::DISARMED),
             config: Mutex::new(Arc::new(b)),
             limiter: Mutex::new(Limiter::new()),
+            reports: Mutex::new(None),
             heap_high_water: AtomicU64::new(0),
             heap_high_water_until: AtomicInstant::new(),
         }
@@ -230,6 +233,12 @@ impl Shared {
             throttled: c.throttled.get(),
             skipped_low_disk: c.skipped_low_disk.get(),
             files_deleted: c.files_deleted.get(),
+            reports: self
+                .reports
+                .lock()
+                .ok()
+                .and_then(|q| q.as_ref().map(|q| q.stats()))
+                .unwrap_or_default(),
             interval: cfg.interval,
             cores: self.limits.cores,
             cores_source: self.limits.cores_source.clone(),
@@ -311,6 +320,8 @@ pub struct Status {
     pub skipped_low_disk: u64,
     /// Old dump files deleted by retention.
     pub files_deleted: u64,
+    /// What the reporters did (all zero without reporters).
+    pub reports: crate::report::ReportStats,
     /// The sampling interval in force.
     pub interval: Duration,
     /// Cores CPU % refers to.

@@ -184,6 +184,7 @@ pub(crate) struct Dumper {
     pub shared: Arc<Shared>,
     pub shutdown: Receiver<()>,
     pub sym: Symbolizer,
+    pub reports: Option<Arc<crate::report::ReportQueue>>,
     #[cfg(feature = "tokio")]
     pub tokio_handle: Option<tokio::runtime::Handle>,
 }
@@ -327,7 +328,10 @@ impl Dumper {
                 event.capture_cpu_percent = c.cpu_percent;
                 (event.top, event.top_total) = profile::top(&c.profile, 10);
                 event.culprit = profile::culprit(&c.profile);
-                self.write_files(&mut event, &c);
+                let files = self.write_files(&mut event, &c);
+                if let (Some(q), false) = (&self.reports, files.is_empty()) {
+                    q.submit(crate::report::Report::new(event.clone(), files));
+                }
             }
             Err(e) => event.error = Some(e),
         }
@@ -401,7 +405,12 @@ impl Dumper {
         }
     }
 
-    fn write_files(&mut self, event: &mut DumpEvent, c: &Captured) {
+    /// Writes every format; returns the files written with their bytes (for reporters).
+    fn write_files(
+        &mut self,
+        event: &mut DumpEvent,
+        c: &Captured,
+    ) -> Vec<crate::report::ReportFile> {
         let stem = writer::file_stem(event.kind.name(), event.time);
         let p = &c.profile;
         let mut errors = Vec::new();
@@ -430,9 +439,22 @@ impl Dumper {
                 }
             }
         }
+        let mut written = Vec::new();
         for (name, bytes) in files {
-            match bytes.and_then(|b| self.writer.write(&name, &b).map_err(|e| e.to_string())) {
-                Ok(path) => event.files.push(path),
+            let result = bytes.and_then(|b| {
+                let path = self.writer.write(&name, &b).map_err(|e| e.to_string())?;
+                Ok((path, b))
+            });
+            match result {
+                Ok((path, b)) => {
+                    event.files.push(path.clone());
+                    if self.reports.is_some() {
+                        written.push(crate::report::ReportFile::new(
+                            path,
+                            std::sync::Arc::<[u8]>::from(b),
+                        ));
+                    }
+                }
                 Err(e) => errors.push(format!("{name}: {e}")),
             }
         }
@@ -440,6 +462,7 @@ impl Dumper {
             self.shared.counters.write_failures.inc();
             event.error = Some(format!("writing failed: {}", errors.join("; ")));
         }
+        written
     }
 }
 

@@ -53,8 +53,6 @@ use crate::dump::{DumpEvent, DumpKind};
 pub use self::http::HttpReporter;
 pub use self::logging::LogReporter;
 pub use self::pyroscope::PyroscopeReporter;
-// Used by the builder and the dumper once integrated.
-#[allow(unused_imports)]
 pub(crate) use self::queue::ReportQueue;
 pub use self::queue::ReportStats;
 

@@ -58,7 +58,6 @@ pub(crate) struct ReportQueue {
 }
 
 // Wired into the builder and the dumper by the integration; until then only tests use it.
-#[allow(dead_code)]
 impl ReportQueue {
     /// Spawns the `holmes-reporter` thread serving `reporters` through a queue of
     /// `capacity` reports (at least 1).
