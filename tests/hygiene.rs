@@ -594,9 +594,6 @@ fn live_update_changes_rules_thresholds_and_interval_without_restart() {
 // Guards against: triggers queued behind a slow dump being written after
 // `Guard::update` raised the rule: the change must apply from the next tick.
 #[test]
-#[ignore = "bug: up to 8 triggers of one rule queue behind a slow dump (cooldown shorter than \
-            the dump) and are all written later, even after Guard::update raised the threshold; \
-            see the report of issue 6's tests"]
 fn live_update_leaves_no_stale_dumps_queued_behind_a_slow_one() {
     let dir = common::fresh_dir("hygiene-update-stale");
     let out = run(

@@ -365,6 +365,13 @@ impl Builder {
         self
     }
 
+    /// Removes the rule on `metric`, e.g. to switch a rule off with
+    /// [`Guard::update`](crate::Guard::update): `guard.update(guard.config().disable(Metric::Cpu))`.
+    pub fn disable(mut self, metric: Metric) -> Self {
+        self.rules[metric as usize] = None;
+        self
+    }
+
     /// How long a CPU profile records. Default 5 s.
     pub fn cpu_profile_duration(mut self, duration: Duration) -> Self {
         self.cpu_profile_duration = duration;

@@ -413,6 +413,12 @@ mod tests {
         let s = guard.status();
         assert_eq!(s.interval, Duration::from_millis(10));
         assert_eq!(s.metric(Metric::Cpu).rule.map(|r| r.abs()), Some(90));
+        // A rule can be switched off.
+        guard
+            .update(guard.config().disable(Metric::Cpu))
+            .expect("disable");
+        let s = guard.status();
+        assert_eq!(s.metric(Metric::Cpu).state, crate::RuleState::Disabled);
         let _ = std::fs::remove_dir_all(guard.dump_dir());
     }
 }

@@ -23,7 +23,13 @@ pub fn start(builder: Builder, on_error: OnError) -> Option<Guard> {
         }
         Err(e) => match on_error {
             OnError::Log => {
-                log::error!(target: "holmes", "holmes did not start, the program runs without it: {e}");
+                // On `main`, holmes starts before the program could install a logger:
+                // say it on stderr then, rather than lose it.
+                if log::max_level() == log::LevelFilter::Off {
+                    eprintln!("holmes did not start, the program runs without it: {e}");
+                } else {
+                    log::error!(target: "holmes", "holmes did not start, the program runs without it: {e}");
+                }
                 None
             }
             OnError::Panic => panic!("holmes did not start: {e}"),

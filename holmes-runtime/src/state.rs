@@ -69,6 +69,9 @@ pub(crate) struct RuleSlot {
     pub cooldown_until: AtomicInstant,
     pub throttled_until: AtomicInstant,
     pub last_dump: Mutex<Option<DumpEvent>>,
+    /// A dump of this rule is queued or being taken: the rule does not fire again
+    /// until it is done (no pile of stale triggers behind a slow dump).
+    pub pending: std::sync::atomic::AtomicBool,
 }
 
 impl RuleSlot {
@@ -108,6 +111,7 @@ impl Shared {
                     cooldown_until: AtomicInstant::new(),
                     throttled_until: AtomicInstant::new(),
                     last_dump: Mutex::new(None),
+                    pending: std::sync::atomic::AtomicBool::new(false),
                 })
                 .collect(),
             counters: Counters::default(),
@@ -177,6 +181,15 @@ impl Shared {
     /// The cooldown of `m`'s rule under `cfg`.
     pub fn cooldown(cfg: &Builder, m: Metric) -> Duration {
         cfg.rules[m as usize].map_or(cfg.cooldown, |r| cooldown_of(&r, cfg.cooldown))
+    }
+
+    /// True when a dump of `m` is queued or in progress.
+    pub fn pending(&self, m: Metric) -> bool {
+        self.rules[m as usize].pending.load(Ordering::Acquire)
+    }
+
+    pub fn set_pending(&self, m: Metric, on: bool) {
+        self.rules[m as usize].pending.store(on, Ordering::Release);
     }
 
     pub fn record_dump(&self, event: DumpEvent) {

@@ -278,13 +278,28 @@ pub fn capture(
     let buffer = unsafe { Box::from_raw(raw) };
     timer?;
 
-    let period = 1_000_000_000 / FREQUENCY_HZ as i64;
+    // The kernel delivers ITIMER_PROF on its tick (250 Hz here), so the real rate is
+    // below 99 Hz (1/99 s rounds up to 3 ticks: ~83 Hz). Each sample is therefore worth
+    // the measured CPU time divided by the samples taken, not the nominal period, so
+    // the profile's total equals the CPU time the process really used.
+    let taken = buffer
+        .slots
+        .iter()
+        .filter(|s| s.ready.load(Ordering::Acquire))
+        .count()
+        + buffer.dropped.load(Ordering::Relaxed) as usize;
+    let nominal = 1_000_000_000 / FREQUENCY_HZ as i64;
+    let period = if taken > 0 && !cpu_time.is_zero() {
+        (cpu_time.as_nanos() / taken as u128) as i64
+    } else {
+        nominal
+    };
     let mut names = std::collections::HashMap::new();
     let mut b = ProfileBuilder::new(
         sym,
         &[("samples", "count"), ("cpu", "nanoseconds")],
         ("cpu", "nanoseconds"),
-        period,
+        nominal,
         "cpu",
     );
     for slot in buffer.slots.iter() {

@@ -225,12 +225,13 @@ impl Dumper {
                 recv(tasks) -> t => match t {
                     Ok(Task::Dump(trigger)) => {
                         let kind = DumpKind::for_metric(trigger.metric);
-                        if self.room_on_disk(&trigger) {
+                        if self.still_wanted(&trigger) && self.room_on_disk(&trigger) {
                             let started = std::time::Instant::now();
                             let captured = self.capture(kind);
                             self.finish(trigger.clone(), kind, started, captured, None);
                             self.cascade(&trigger, kind);
                         }
+                        self.shared.set_pending(trigger.metric, false);
                     }
                     Ok(Task::HeapPeak { trigger, peak, base }) => {
                         if self.room_on_disk(&trigger) {
@@ -240,12 +241,26 @@ impl Dumper {
                             self.finish(trigger.clone(), DumpKind::Heap, started, Ok(c), None);
                             self.cascade(&trigger, DumpKind::Heap);
                         }
+                        self.shared.set_pending(trigger.metric, false);
                     }
                     Err(_) => break,
                 },
                 recv(self.shutdown) -> _ => break,
             }
         }
+    }
+
+    /// False when the trigger's rule was disabled or changed by `Guard::update` while
+    /// the trigger waited in the queue: a stale trigger is not worth a dump.
+    fn still_wanted(&self, t: &Trigger) -> bool {
+        let now = self.shared.config().rules[t.metric as usize];
+        let same = now.is_some_and(|r| {
+            (r.min, r.diff, r.abs, r.max) == (t.rule.min, t.rule.diff, t.rule.abs, t.rule.max)
+        });
+        if !same {
+            log::info!(target: "holmes", "dropping the queued {} trigger #{}: its rule changed meanwhile", t.metric, t.id);
+        }
+        same
     }
 
     /// False (logged and counted) when the dump directory is below the free-space floor.

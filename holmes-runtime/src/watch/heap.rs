@@ -117,7 +117,9 @@ impl HeapWatcher {
                 peak: Box::new(peak),
                 base: base.take().map(Box::new),
             };
+            sh.set_pending(Metric::Heap, true);
             if self.tasks.try_send(task).is_err() {
+                sh.set_pending(Metric::Heap, false);
                 sh.counters.dropped.inc();
             }
         }

@@ -200,6 +200,10 @@ impl SamplerLoop {
                 continue;
             };
             self.streaks[m as usize] = 0;
+            if sh.pending(m) {
+                log::debug!(target: "holmes", "{m} rule matched while its previous dump is still being taken");
+                continue;
+            }
             if !sh.admit(m, &cfg, now) {
                 log::info!(target: "holmes", "{m} rule fired but is throttled by the dump limits");
                 continue;
@@ -216,6 +220,7 @@ impl SamplerLoop {
                 time: SystemTime::now(),
                 cascade: cfg.cascade,
             };
+            sh.set_pending(m, true);
             match self.tasks.try_send(Task::Dump(trigger)) {
                 Ok(()) => {
                     sh.set_cooldown_until(m, now + Shared::cooldown(&cfg, m));
@@ -224,7 +229,10 @@ impl SamplerLoop {
                     }
                 }
                 // No cooldown: the rule may fire again next tick (as a failed start in Go).
-                Err(TrySendError::Full(_)) => sh.counters.dropped.inc(),
+                Err(TrySendError::Full(_)) => {
+                    sh.set_pending(m, false);
+                    sh.counters.dropped.inc();
+                }
                 Err(TrySendError::Disconnected(_)) => return,
             }
         }
