@@ -3,8 +3,9 @@
 //! the dumper together with a baseline taken before the spike (for `pprof -base`).
 //!
 //! Only this thread arms and consumes the trigger, so a fire is never cleared before
-//! it is handled. It wakes every 50 ms to pick up a new threshold (every 500 ms when no
-//! heap rule is configured) — an atomic load; the allocating threads never wait for it.
+//! it is handled. It wakes a few times per interval to pick up a new threshold
+//! ([`super::poll_interval`]), and refreshes its baseline only when the heap changed
+//! (new samples); the allocating threads never wait for it.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -54,7 +55,7 @@ impl HeapWatcher {
         let sh = &self.shared;
         let mut armed = alloc::DISARMED;
         let mut base: Option<alloc::HeapSnapshot> = None;
-        let mut last_base: Option<Instant> = None;
+        let mut last_base: Option<(Instant, u64)> = None;
         loop {
             if !matches!(shutdown.try_recv(), Err(TryRecvError::Empty)) {
                 alloc::set_trigger(alloc::DISARMED);
@@ -68,10 +69,12 @@ impl HeapWatcher {
             }
             let Some(fired_at) = alloc::wait_trigger(super::poll_interval(&cfg)) else {
                 // Calm: keep a recent baseline for `pprof -base`.
-                if armed != alloc::DISARMED && last_base.is_none_or(|t| t.elapsed() >= cfg.interval)
-                {
+                let seen = alloc::stats();
+                let moved = seen.total_sampled_allocs + seen.sampled_frees;
+                let due = last_base.is_none_or(|(t, m)| t.elapsed() >= cfg.interval && m != moved);
+                if armed != alloc::DISARMED && due {
                     base = Some(alloc::snapshot());
-                    last_base = Some(Instant::now());
+                    last_base = Some((Instant::now(), moved));
                 }
                 continue;
             };

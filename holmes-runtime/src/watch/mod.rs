@@ -239,11 +239,12 @@ impl SamplerLoop {
     }
 }
 
-/// Reads `Duration` settings the watchers share.
+/// How often the heap watcher looks for a new threshold: a quarter of the interval
+/// (thresholds change once per tick), between 50 ms and 1 s; 1 s without a heap rule.
 pub(crate) fn poll_interval(cfg: &Builder) -> Duration {
     if cfg.rules[Metric::Heap as usize].is_some() {
-        Duration::from_millis(50)
+        (cfg.interval / 4).clamp(Duration::from_millis(50), Duration::from_secs(1))
     } else {
-        Duration::from_millis(500)
+        Duration::from_secs(1)
     }
 }
