@@ -102,6 +102,11 @@ pub(crate) enum ValueKind {
     OnError,
     /// `false` or the path of a unit struct implementing `GlobalAlloc`.
     Allocator,
+    /// A whole number of at least 1: `sustain = 3`.
+    Count,
+    /// Any Rust expression, emitted as the builder call's argument:
+    /// `reporter = holmes::LogReporter::new()`.
+    Expr,
 }
 
 /// Where a setting goes.
@@ -171,6 +176,9 @@ pub(crate) const SETTINGS: &[SettingDef] = &[
         &["mem", "heap"],
     ),
     builder("formats", ValueKind::Formats, "formats", &[]),
+    builder("min_free_space", ValueKind::Size, "min_free_space", &[]),
+    builder("cascade", ValueKind::Bool, "cascade", &[]),
+    builder("reporter", ValueKind::Expr, "reporter", &[]),
     macro_setting("allocator", ValueKind::Allocator, &["mem", "heap"]),
     macro_setting("on_error", ValueKind::OnError, &[]),
     macro_setting("enabled", ValueKind::Bool, &[]),
@@ -178,8 +186,11 @@ pub(crate) const SETTINGS: &[SettingDef] = &[
 ];
 
 /// Named options inside a rule: `cpu(10, 25, 80, cooldown = "30s")` → `Rule::cooldown(..)`.
-pub(crate) const RULE_OPTIONS: &[SettingDef] =
-    &[builder("cooldown", ValueKind::Duration, "cooldown", &[])];
+pub(crate) const RULE_OPTIONS: &[SettingDef] = &[
+    builder("cooldown", ValueKind::Duration, "cooldown", &[]),
+    builder("sustain", ValueKind::Count, "sustain", &[]),
+    builder("escalate", ValueKind::Duration, "escalate", &[]),
+];
 
 /// Output formats: (name in the attribute, `holmes::Format` variant).
 pub(crate) const FORMATS: &[(&str, &str)] = &[("pprof", "Pprof"), ("text", "Text"), ("svg", "Svg")];
@@ -218,6 +229,8 @@ pub(crate) enum Value {
     OnError(OnError),
     /// `None` for `allocator = false`.
     Allocator(Option<AllocatorChoice>),
+    /// An expression passed through unchanged.
+    Expr(Box<Expr>),
 }
 
 /// One `Builder` (or `Rule`) method call to emit.
@@ -832,6 +845,8 @@ fn example(kind: ValueKind) -> &'static str {
         ValueKind::CratePath => "\"::my_crate::holmes\"",
         ValueKind::OnError => "\"panic\"",
         ValueKind::Allocator => "false",
+        ValueKind::Count => "3",
+        ValueKind::Expr => "holmes::LogReporter::new()",
     }
 }
 
@@ -1002,6 +1017,14 @@ fn parse_value(def: &SettingDef, expr: &Expr) -> syn::Result<Value> {
             }
             Ok(Value::Float(value))
         }
+        ValueKind::Count => {
+            let value = expect_u64(expr, &format!("`{name}`"))?;
+            if value == 0 || value > u32::MAX as u64 {
+                return error(format!("`{name}` counts samples and must be at least 1, found {value}"));
+            }
+            Ok(Value::Int(value))
+        }
+        ValueKind::Expr => Ok(Value::Expr(Box::new(expr.clone()))),
         ValueKind::Bool => match lit(expr) {
             Some(Lit::Bool(b)) => Ok(Value::Bool(b.value)),
             _ => error(format!(

@@ -130,6 +130,24 @@ use proc_macro::TokenStream;
 /// cpu(10, 25, 80, cooldown = "30s")  →  .cpu(holmes::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30)))
 /// ```
 ///
+/// ## Rule option `sustain = <samples>`
+///
+/// Fire only when the rule matched on this many consecutive samples; any sample that
+/// does not match resets the count. Default 1 (the Go behaviour).
+///
+/// ```text
+/// cpu(10, 25, 80, sustain = 3)       →  .cpu(holmes::Rule::new(10, 25, 80).sustain(3))
+/// ```
+///
+/// ## Rule option `escalate = "<duration>"`
+///
+/// After a dump, fire again only above the value that fired (the new high-water mark)
+/// until this long has passed since the last dump: a flapping metric gives one dump.
+///
+/// ```text
+/// cpu(10, 25, 80, escalate = "1h")   →  .cpu(holmes::Rule::new(10, 25, 80).escalate(Duration::from_secs(3600)))
+/// ```
+///
 /// # Settings
 ///
 /// Durations are strings in humantime syntax (`"500ms"`, `"5s"`, `"1m"`, `"1h 30m"`).
@@ -215,6 +233,33 @@ use proc_macro::TokenStream;
 ///
 /// ```text
 /// formats(pprof, svg)            →  .formats([holmes::Format::Pprof, holmes::Format::Svg])
+/// ```
+///
+/// ## `min_free_space = "<size>"`
+///
+/// Skip dumps (logged and counted) while the dump directory's disk has less than this
+/// free. Default 256 MiB.
+///
+/// ```text
+/// min_free_space = "1GiB"        →  .min_free_space(1073741824)
+/// ```
+///
+/// ## `cascade = <bool>`
+///
+/// When one rule fires, also capture every other enabled kind of dump. Default `false`.
+///
+/// ```text
+/// cascade = true                 →  .cascade(true)
+/// ```
+///
+/// ## `reporter = <expression>`
+///
+/// Also hand every dump to a reporter (a `holmes::Reporter`), on its own thread behind a
+/// bounded queue. The expression is passed through unchanged.
+///
+/// ```text
+/// reporter = holmes::PyroscopeReporter::new("http://pyroscope:4040", "my-service")
+///                                →  .reporter(holmes::PyroscopeReporter::new("http://pyroscope:4040", "my-service"))
 /// ```
 ///
 /// ## `allocator = false | <path>`

@@ -3,7 +3,7 @@
 // "panic"` makes a start failure fail this test. `mem` and `heap` install holmes's
 // sampling allocator as the global allocator.
 #[holmes::watch(
-    cpu(10, 25, 80, cooldown = "30s"),
+    cpu(10, 25, 80, cooldown = "30s", sustain = 2, escalate = "1h"),
     mem(3, 25, 80),
     heap(10, 20, 40, cooldown = "2m"),
     threads(10, 25, 70, 5000),
@@ -16,6 +16,9 @@
     cpu_cores = 1.5,
     heap_sample_rate = "512KiB",
     formats(pprof, text, svg),
+    min_free_space = "64MiB",
+    cascade = true,
+    reporter = holmes::LogReporter::new(),
     on_error = "panic",
     enabled = true,
     crate = "::holmes",
