@@ -34,7 +34,9 @@ fn writable_v1() -> Option<(PathBuf, PathBuf)> {
 #[test]
 fn child_in_a_limited_cgroup_reports_its_limits() {
     let Some((cpu_root, mem_root)) = writable_v1() else {
-        eprintln!("not run: needs root and cgroup v1 cpu+memory controllers mounted at /sys/fs/cgroup");
+        eprintln!(
+            "not run: needs root and cgroup v1 cpu+memory controllers mounted at /sys/fs/cgroup"
+        );
         return;
     };
     let name = format!("holmes-test-{}", std::process::id());
@@ -45,7 +47,11 @@ fn child_in_a_limited_cgroup_reports_its_limits() {
     let _cleanup = Cgroup(vec![cpu.clone(), mem.clone()]);
     std::fs::write(cpu.join("cpu.cfs_period_us"), "100000").unwrap();
     std::fs::write(cpu.join("cpu.cfs_quota_us"), "50000").unwrap();
-    std::fs::write(mem.join("memory.limit_in_bytes"), (512u64 << 20).to_string()).unwrap();
+    std::fs::write(
+        mem.join("memory.limit_in_bytes"),
+        (512u64 << 20).to_string(),
+    )
+    .unwrap();
 
     let procs: Vec<CString> = [&cpu, &mem]
         .iter()
@@ -74,7 +80,11 @@ fn child_in_a_limited_cgroup_reports_its_limits() {
     }
     let out = common::run_with_deadline(cmd, Duration::from_secs(30));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let get = |k: &str| {
         stdout
             .lines()
@@ -88,6 +98,9 @@ fn child_in_a_limited_cgroup_reports_its_limits() {
     assert!(get("memory_source").contains(&name), "{stdout}");
     // RSS (≥ 32 MiB touched) against 512 MiB: between 6 % and 50 %.
     let pct: f64 = get("mem_percent").parse().unwrap();
-    assert!((6.0..50.0).contains(&pct), "mem % {pct} not relative to the cgroup limit");
+    assert!(
+        (6.0..50.0).contains(&pct),
+        "mem % {pct} not relative to the cgroup limit"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,7 +17,12 @@ fn cpu_spike_is_caught_and_named() {
     assert!(out.status.success(), "scenario failed:\n{stdout}\n{stderr}");
 
     let pb = common::files(&dir, "cpu.", ".pb.gz");
-    assert_eq!(pb.len(), 1, "one CPU dump expected in {}: {stdout}\n{stderr}", dir.display());
+    assert_eq!(
+        pb.len(),
+        1,
+        "one CPU dump expected in {}: {stdout}\n{stderr}",
+        dir.display()
+    );
     let pb = &pb[0];
     assert_eq!(common::mode(pb), 0o600);
     assert_eq!(common::mode(&dir), 0o700);
@@ -33,7 +38,10 @@ fn cpu_spike_is_caught_and_named() {
     assert!(txt.contains("reason: curVal"), "{txt}");
     assert!(txt.contains("cpu_spike_culprit"), "{txt}");
     let svg = std::fs::read_to_string(format!("{stem}.svg")).expect("svg dump");
-    assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"), "not an svg");
+    assert!(
+        svg.starts_with("<?xml") || svg.starts_with("<svg"),
+        "not an svg"
+    );
     assert!(svg.contains("cpu_spike_culprit"));
 
     // The event was logged at warn level under target `holmes`.

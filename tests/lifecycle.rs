@@ -14,12 +14,18 @@ fn lifecycle() {
         .start()
         .unwrap_err();
     assert!(matches!(err, holmes::Error::Config(_)), "{err}");
-    assert!(err.to_string().contains("min (90) is above abs (80)"), "{err}");
+    assert!(
+        err.to_string().contains("min (90) is above abs (80)"),
+        "{err}"
+    );
 
     // A dump directory that cannot be created.
     let file = dir.with_extension("file");
     std::fs::write(&file, b"").unwrap();
-    let err = holmes::Holmes::builder().dump_dir(file.join("sub")).start().unwrap_err();
+    let err = holmes::Holmes::builder()
+        .dump_dir(file.join("sub"))
+        .start()
+        .unwrap_err();
     assert!(matches!(err, holmes::Error::CreateDumpDir { .. }), "{err}");
     assert!(std::error::Error::source(&err).is_some(), "cause kept");
     let _ = std::fs::remove_file(&file);
@@ -31,7 +37,10 @@ fn lifecycle() {
         .cpu(holmes::Rule::new(10, 25, 80))
         .start()
         .expect("first start");
-    let err = holmes::Holmes::builder().dump_dir(&dir).start().unwrap_err();
+    let err = holmes::Holmes::builder()
+        .dump_dir(&dir)
+        .start()
+        .unwrap_err();
     assert!(matches!(err, holmes::Error::AlreadyRunning), "{err}");
 
     // The sampler ticks and the rule warms up, visible without locks from here.
@@ -41,7 +50,10 @@ fn lifecycle() {
     let cpu = s.metric(holmes::Metric::Cpu);
     assert!(!cpu.ring.is_empty() && cpu.ring.len() <= 10);
     assert_ne!(cpu.state, holmes::RuleState::Disabled);
-    assert_eq!(s.metric(holmes::Metric::Mem).state, holmes::RuleState::Disabled);
+    assert_eq!(
+        s.metric(holmes::Metric::Mem).state,
+        holmes::RuleState::Disabled
+    );
     let threads = s.metric(holmes::Metric::Threads).current.unwrap();
     assert!(threads >= 3.0, "threads {threads}"); // test thread + sampler + dumper
     assert!(s.cores > 0.0 && s.memory_limit > 0);
@@ -49,8 +61,15 @@ fn lifecycle() {
     // Dropping returns promptly and frees the slot.
     let t0 = Instant::now();
     drop(guard);
-    assert!(t0.elapsed() < Duration::from_secs(2), "drop took {:?}", t0.elapsed());
-    let again = holmes::Holmes::builder().dump_dir(&dir).start().expect("restart after drop");
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "drop took {:?}",
+        t0.elapsed()
+    );
+    let again = holmes::Holmes::builder()
+        .dump_dir(&dir)
+        .start()
+        .expect("restart after drop");
     drop(again);
     let _ = std::fs::remove_dir_all(&dir);
 }

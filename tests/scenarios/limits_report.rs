@@ -22,5 +22,8 @@ fn main() {
     println!("cores_source={}", s.cores_source);
     println!("memory_limit={}", s.memory_limit);
     println!("memory_source={}", s.memory_source);
-    println!("mem_percent={}", s.metric(holmes::Metric::Mem).current.unwrap_or(-1.0));
+    println!(
+        "mem_percent={}",
+        s.metric(holmes::Metric::Mem).current.unwrap_or(-1.0)
+    );
 }

@@ -20,7 +20,8 @@ fn steady_churn(n: usize) -> usize {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info"))
+        .init();
     let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
     let start = Instant::now();
     let guard = holmes::Holmes::builder()
@@ -44,7 +45,13 @@ fn main() {
     let ticks_after = guard.status().ticks;
     println!("ticks during the spike: {}", ticks_after - ticks_before);
     let t0 = Instant::now();
-    while guard.status().metric(holmes::Metric::Heap).last_dump.is_none() && t0.elapsed() < Duration::from_secs(10) {
+    while guard
+        .status()
+        .metric(holmes::Metric::Heap)
+        .last_dump
+        .is_none()
+        && t0.elapsed() < Duration::from_secs(10)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     let s = guard.status();

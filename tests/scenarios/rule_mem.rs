@@ -16,7 +16,8 @@ fn make_1gb_handler() -> Vec<u8> {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info"))
+        .init();
     let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
     let guard = holmes::Holmes::builder()
         .interval(Duration::from_millis(100))
@@ -28,7 +29,13 @@ fn main() {
     std::thread::sleep(Duration::from_millis(1500));
     let v = std::hint::black_box(make_1gb_handler());
     let t0 = std::time::Instant::now();
-    while guard.status().metric(holmes::Metric::Mem).last_dump.is_none() && t0.elapsed() < Duration::from_secs(20) {
+    while guard
+        .status()
+        .metric(holmes::Metric::Mem)
+        .last_dump
+        .is_none()
+        && t0.elapsed() < Duration::from_secs(20)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(v);
