@@ -1,6 +1,9 @@
 //! Scenario: after the warm-up, one thread spins in a named function; holmes must
 //! catch it with a CPU profile. Dump directory from `HOLMES_TEST_DIR`.
 
+#[path = "support.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 #[inline(never)]
@@ -39,16 +42,7 @@ fn main() {
             }
         })
         .expect("spawn");
-    let t0 = Instant::now();
-    while guard
-        .status()
-        .metric(holmes::Metric::Cpu)
-        .last_dump
-        .is_none()
-        && t0.elapsed() < Duration::from_secs(30)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_for_dump(&guard, holmes::Metric::Cpu, Duration::from_secs(30));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     spinner.join().expect("join");
     let t0 = Instant::now();

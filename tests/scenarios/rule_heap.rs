@@ -2,6 +2,9 @@
 //! two ticks of a 5 s interval. The `heap` rule, checked on the allocator's sampling
 //! path, must catch it at its peak, with a baseline for `pprof -base`.
 
+#[path = "support.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -44,16 +47,7 @@ fn main() {
     drop(spike);
     let ticks_after = guard.status().ticks;
     println!("ticks during the spike: {}", ticks_after - ticks_before);
-    let t0 = Instant::now();
-    while guard
-        .status()
-        .metric(holmes::Metric::Heap)
-        .last_dump
-        .is_none()
-        && t0.elapsed() < Duration::from_secs(10)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_for_dump(&guard, holmes::Metric::Heap, Duration::from_secs(10));
     let s = guard.status();
     println!("dumps={} failures={}", s.dumps, s.dump_failures);
 }

@@ -1,6 +1,9 @@
 //! Scenario (1gbslice): a handler allocates and touches 1 GiB; the `mem` rule (RSS % of
 //! a 2 GiB limit) must dump a heap profile led by that handler.
 
+#[path = "support.rs"]
+mod support;
+
 use std::time::Duration;
 
 #[global_allocator]
@@ -28,16 +31,7 @@ fn main() {
         .expect("holmes starts");
     std::thread::sleep(Duration::from_millis(1500));
     let v = std::hint::black_box(make_1gb_handler());
-    let t0 = std::time::Instant::now();
-    while guard
-        .status()
-        .metric(holmes::Metric::Mem)
-        .last_dump
-        .is_none()
-        && t0.elapsed() < Duration::from_secs(20)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_for_dump(&guard, holmes::Metric::Mem, Duration::from_secs(20));
     drop(v);
     let s = guard.status();
     println!("dumps={} failures={}", s.dumps, s.dump_failures);

@@ -1,6 +1,9 @@
 //! Scenario (thread_trigger): after the warm-up, 200 threads park in a named blocking
 //! function; the `threads` rule must dump every thread's stack.
 
+#[path = "support.rs"]
+mod support;
+
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -43,16 +46,7 @@ fn main() {
         })
         .collect();
     started.wait();
-    let t0 = std::time::Instant::now();
-    while guard
-        .status()
-        .metric(holmes::Metric::Threads)
-        .last_dump
-        .is_none()
-        && t0.elapsed() < Duration::from_secs(20)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_for_dump(&guard, holmes::Metric::Threads, Duration::from_secs(20));
     release.wait();
     for h in handles {
         let _ = h.join();
