@@ -1,0 +1,600 @@
+//! The Go library's example scenarios (1gbslice, alloc, cpu_explode, deadloop,
+//! channelblock, deadlock, slowlyleak, thread_trigger, gcheap) against the demo service
+//! `examples/http_service.rs`: each test starts the service as a child process with a
+//! 100 ms interval and rule overrides through `HOLMES_*` variables, hits the route over a
+//! plain `TcpStream`, waits for the dump and checks — with `go tool pprof` or the text
+//! dump — that it names the culprit function.
+//!
+//! Needs the `tokio` feature (the example requires it):
+//! `cargo test --features tokio --test acceptance`.
+#![cfg(feature = "tokio")]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for the service to listen, and for a dump.
+const STARTUP: Duration = Duration::from_secs(15);
+const DUMP_WAIT: Duration = Duration::from_secs(20);
+
+/// The rule variables: every test switches off the rules it does not exercise, so no
+/// other dump (a CPU profile takes the dumper for a while) gets in the way.
+const RULES: [&str; 5] = [
+    "HOLMES_CPU",
+    "HOLMES_MEM",
+    "HOLMES_HEAP",
+    "HOLMES_THREADS",
+    "HOLMES_TASKS",
+];
+
+/// The demo service in a child process, killed when dropped (on every path, panics
+/// included).
+struct Service {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    stderr: Arc<Mutex<String>>,
+    /// Connections of requests that never answer, kept open until the end.
+    open: Vec<TcpStream>,
+}
+
+impl Service {
+    /// Starts `http_service` on a free port with a 100 ms interval, dumps in a fresh
+    /// directory, every rule off but those `env` sets, and waits for `listening on`.
+    fn start(test: &str, env: &[(&str, &str)]) -> Service {
+        let dir = common::fresh_dir(&format!("accept-{test}"));
+        let mut cmd = Command::new(common::scenario_bin("http_service"));
+        cmd.env("PORT", "0")
+            .env("RUST_LOG", "holmes=info")
+            .env("HOLMES_INTERVAL", "100ms")
+            .env("HOLMES_DUMP_DIR", &dir);
+        for rule in RULES {
+            cmd.env(rule, "off");
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn http_service");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        {
+            let pipe = child.stderr.take().expect("stderr");
+            let sink = stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            });
+        }
+        let (tx, rx) = mpsc::channel();
+        {
+            let pipe = child.stdout.take().expect("stdout");
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Some(port) = line
+                        .strip_prefix("listening on http://127.0.0.1:")
+                        .and_then(|p| p.trim().parse::<u16>().ok())
+                    {
+                        let _ = tx.send(port);
+                    }
+                }
+            });
+        }
+        let mut service = Service {
+            child,
+            port: 0,
+            dir,
+            stderr,
+            open: Vec::new(),
+        };
+        service.port = rx
+            .recv_timeout(STARTUP)
+            .unwrap_or_else(|_| panic!("no `listening on` line; stderr:\n{}", service.log()));
+        service
+    }
+
+    /// `GET path`, reading the whole answer (the server closes the connection).
+    fn get(&self, path: &str) -> String {
+        let mut s = self.send(path);
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("read timeout");
+        let mut answer = String::new();
+        s.read_to_string(&mut answer)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}; stderr:\n{}", self.log()));
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "GET {path}: {answer}\nstderr:\n{}",
+            self.log()
+        );
+        answer
+    }
+
+    /// `GET path` without waiting for the answer; the connection stays open until the
+    /// service is dropped (the route may never answer).
+    fn fire(&mut self, path: &str) {
+        let s = self.send(path);
+        self.open.push(s);
+    }
+
+    fn send(&self, path: &str) -> TcpStream {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))
+            .unwrap_or_else(|e| panic!("connect: {e}; stderr:\n{}", self.log()));
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write the request");
+        s
+    }
+
+    /// The first `<kind>.*<suffix>` dump (not a `.base.pb.gz` baseline), within the bound.
+    fn wait_dump(&self, kind: &str, suffix: &str) -> PathBuf {
+        let start = Instant::now();
+        while start.elapsed() < DUMP_WAIT {
+            if let Some(p) = self.dumps(kind, suffix).into_iter().next() {
+                return p;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "no {kind}.*{suffix} in {} after {DUMP_WAIT:?}: {:?}\nstderr:\n{}",
+            self.dir.display(),
+            common::files(&self.dir, "", ""),
+            self.log()
+        )
+    }
+
+    /// The `<kind>.*<suffix>` dumps, oldest first (the names carry the time).
+    fn dumps(&self, kind: &str, suffix: &str) -> Vec<PathBuf> {
+        common::files(&self.dir, &format!("{kind}."), suffix)
+            .into_iter()
+            .filter(|p| suffix.ends_with(".base.pb.gz") || !name(p).ends_with(".base.pb.gz"))
+            .collect()
+    }
+
+    fn log(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Kills the service and removes its dumps (after a passing test).
+    fn finish(mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The same path with another suffix: `x.pb.gz` → `x.txt`.
+fn sibling(p: &Path, from: &str, to: &str) -> PathBuf {
+    PathBuf::from(p.to_string_lossy().replace(from, to))
+}
+
+/// Waits until `p` exists (the formats of one dump are written one after the other).
+fn wait_exists(p: &Path) {
+    let start = Instant::now();
+    while !p.exists() && start.elapsed() < DUMP_WAIT {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(p.exists(), "{} was not written", p.display());
+}
+
+/// The heaviest `go tool pprof -top -cum` row naming `culprit`: (cum value, cum %).
+/// With `-unit=MB` the value is in MB; count profiles print plain numbers.
+fn cum(file: &Path, extra: &[&str], culprit: &str) -> (f64, f64, String) {
+    let mut args = vec!["-top", "-cum", "-nodecount=1000"];
+    args.extend_from_slice(extra);
+    let text = common::pprof(&args, file);
+    let row = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("flat"))
+        .skip(1)
+        .find(|l| l.contains(culprit))
+        .unwrap_or_else(|| panic!("{culprit} not in {}:\n{text}", file.display()));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    let number = |s: &str| -> f64 {
+        s.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == '%')
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number {s:?} in {row:?}"))
+    };
+    (number(cols[3]), number(cols[4]), text)
+}
+
+/// `alive tasks: N` from a tasks dump's metrics.
+fn alive_tasks(text: &str) -> usize {
+    text.lines()
+        .find_map(|l| l.trim_start().strip_prefix("alive tasks: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `alive tasks:` line in:\n{text}"))
+}
+
+/// The value that fired the rule (`current: X` in a dump's header).
+fn current(text: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("current: "))
+        .and_then(|l| l.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `current:` line in:\n{text}"))
+}
+
+/// How many threads the text dump groups under stacks naming `culprit`.
+fn threads_in(text: &str, culprit: &str) -> usize {
+    // "<n> threads with this stack:" heads each group; the frames follow.
+    let mut total = 0;
+    let mut group = 0;
+    let mut counted = false;
+    for line in text.lines() {
+        if let Some(n) = line
+            .strip_suffix(" threads with this stack:")
+            .or_else(|| line.strip_suffix(" thread with this stack:"))
+        {
+            group = n.trim().parse().unwrap_or(0);
+            counted = false;
+        } else if !counted && line.contains(culprit) {
+            total += group;
+            counted = true;
+        }
+    }
+    total
+}
+
+// 1gbslice: a request allocates and touches 1 GiB; the `mem` rule (RSS % of a 2 GiB
+// limit) dumps a heap profile led by the handler, about 1 GiB of it.
+#[test]
+fn make1gb_mem_rule_dumps_the_allocating_handler() {
+    let mut svc = Service::start(
+        "1gbslice",
+        &[("HOLMES_MEM", "10,25,40"), ("HOLMES_MEMORY_LIMIT", "2GiB")],
+    );
+    svc.fire("/make1gb");
+    let heap = svc.wait_dump("heap", ".pb.gz");
+    let (mb, _, text) = cum(
+        &heap,
+        &["-sample_index=inuse_space", "-unit=MB"],
+        "make_1gb_handler",
+    );
+    assert!((900.0..1200.0).contains(&mb), "~1 GiB expected:\n{text}");
+    let txt = sibling(&heap, ".pb.gz", ".txt");
+    wait_exists(&txt);
+    let text = std::fs::read_to_string(&txt).expect("read the text dump");
+    assert!(text.contains("rule: mem"), "{text}");
+    assert!(
+        text.contains("culprit: http_service::make_1gb_handler"),
+        "{text}"
+    );
+    svc.finish();
+}
+
+// alloc: requests each building a map of a million strings; the `heap` rule catches the
+// live heap crossing its threshold and the dump is led by the handler.
+#[test]
+fn alloc_heap_rule_dumps_the_map_builder() {
+    let mut svc = Service::start(
+        "alloc",
+        &[
+            // 10 % of 1 GiB: well above what holmes itself holds (the symbolizer's cache
+            // of this debug binary's debug info, ~20 MiB, is part of the heap too).
+            ("HOLMES_HEAP", "10,50,20"),
+            ("HOLMES_MEMORY_LIMIT", "1GiB"),
+        ],
+    );
+    // After the warm-up (10 samples), when the rule is armed.
+    std::thread::sleep(Duration::from_millis(1200));
+    for _ in 0..3 {
+        svc.fire("/alloc");
+    }
+    let heap = svc.wait_dump("heap", ".pb.gz");
+    let (mb, pct, text) = cum(
+        &heap,
+        &["-sample_index=inuse_space", "-unit=MB"],
+        "build_huge_map_handler",
+    );
+    assert!(
+        mb >= 40.0 && pct >= 50.0,
+        "the map builder must hold most of the heap:\n{text}"
+    );
+    svc.finish();
+}
+
+// cpu_explode: a request starts a thread that spins forever; the CPU profile is
+// dominated by the spinning function.
+#[test]
+fn cpuex_cpu_rule_dumps_the_spinning_thread() {
+    let svc = Service::start(
+        "cpu_explode",
+        &[
+            ("HOLMES_CPU", "10,25,30"),
+            ("HOLMES_CPU_CORES", "1"),
+            ("HOLMES_CPU_PROFILE", "1s"),
+        ],
+    );
+    let answer = svc.get("/cpuex");
+    assert!(answer.contains("spins forever"), "{answer}");
+    let cpu = svc.wait_dump("cpu", ".pb.gz");
+    let top = common::pprof_top_functions(&cpu, &[], 3);
+    assert!(
+        top.iter().any(|f| f.contains("cpu_explode_spin")),
+        "{top:#?}"
+    );
+    // Not all of it: some samples lose the spinner's frame (see the ignored test below).
+    let (_, pct, text) = cum(&cpu, &[], "cpu_explode_spin");
+    assert!(pct >= 30.0, "the spinner must dominate:\n{text}");
+    svc.finish();
+}
+
+// cpu_explode, strictly: every sample of the spinning thread names the spinner, and every
+// frame is symbolized. Samples taken on the first instruction of a function the spinner
+// calls (`core::hint::black_box`) show as a raw address and lose the spinner's frame.
+#[test]
+#[ignore = "bug: a PC at a function's first byte is symbolized at PC-1 (holmes-runtime/src/symbol.rs, Symbolizer::resolve: backtrace::resolve subtracts 1 again) and the frame-pointer walk from a prologue skips the caller"]
+fn cpuex_every_sample_names_the_spinner() {
+    let svc = Service::start(
+        "cpu_explode-strict",
+        &[
+            ("HOLMES_CPU", "10,25,30"),
+            ("HOLMES_CPU_CORES", "1"),
+            ("HOLMES_CPU_PROFILE", "1s"),
+        ],
+    );
+    svc.get("/cpuex");
+    let cpu = svc.wait_dump("cpu", ".pb.gz");
+    let rows = common::pprof_top_functions(&cpu, &[], 1000);
+    assert!(
+        !rows.iter().any(|f| f.starts_with("0x")),
+        "unsymbolized frames: {rows:#?}"
+    );
+    let (_, pct, text) = cum(&cpu, &[], "cpu_explode_spin");
+    assert!(pct >= 90.0, "{text}");
+    svc.finish();
+}
+
+// deadloop: concurrent requests that loop on sleep(1 ms) + work forever; the CPU
+// profile names the handler.
+#[test]
+fn deadloop_cpu_rule_dumps_the_looping_handler() {
+    let mut svc = Service::start(
+        "deadloop",
+        &[
+            ("HOLMES_CPU", "10,25,30"),
+            ("HOLMES_CPU_CORES", "1"),
+            ("HOLMES_CPU_PROFILE", "1s"),
+        ],
+    );
+    for _ in 0..10 {
+        svc.fire("/deadloop");
+    }
+    let cpu = svc.wait_dump("cpu", ".pb.gz");
+    let top = common::pprof_top_functions(&cpu, &[], 3);
+    assert!(
+        top.iter().any(|f| f.contains("dead_loop_handler")),
+        "{top:#?}"
+    );
+    let (_, pct, text) = cum(&cpu, &[], "dead_loop_handler");
+    assert!(pct >= 30.0, "the loops must dominate:\n{text}");
+    svc.finish();
+}
+
+// channelblock: 100 requests each leave a task blocked sending into a full channel; the
+// `tasks` rule dumps with at least 100 alive tasks. Without `--cfg tokio_unstable` (task
+// dumps off) the dump is the runtime's metrics plus a thread dump; with task dumps on it
+// lists "100 tasks with this trace:" ending in `channel_block_sender`, checked then.
+#[test]
+fn chanblock_tasks_rule_dumps_the_blocked_senders() {
+    let svc = Service::start("channelblock", &[("HOLMES_TASKS", "50,25,99")]);
+    // Sequential, each answered: the tasks pile up during the 1 s warm-up, so the
+    // first check sees them all.
+    for i in 1..=100 {
+        let answer = svc.get("/chanblock");
+        assert!(answer.contains(&format!("{i} tasks blocked")), "{answer}");
+    }
+    let pb = svc.wait_dump("tasks", ".pb.gz");
+    let txt = sibling(&pb, ".pb.gz", ".txt");
+    wait_exists(&txt);
+    let text = std::fs::read_to_string(&txt).expect("read the text dump");
+    assert!(text.contains("rule: tasks"), "{text}");
+    assert!(alive_tasks(&text) >= 100, "{text}");
+    if text.contains("task traces") {
+        assert!(text.contains("channel_block_sender"), "{text}");
+    } else {
+        assert!(text.contains("task dumps are off"), "{text}");
+        // tokio's workers, named as the kernel keeps it (15 bytes).
+        assert!(text.contains("\"tokio-rt-worker\""), "{text}");
+    }
+    svc.finish();
+}
+
+// deadlock: two threads deadlock by taking two locks in opposite orders, then 100
+// requests wait on one of them; the `threads` rule's dump shows the waiters in the lock
+// call and both lock-order functions.
+#[test]
+fn deadlock_threads_rule_dumps_the_waiters_and_both_lock_orders() {
+    let mut svc = Service::start("deadlock", &[("HOLMES_THREADS", "20,25,60")]);
+    for _ in 0..100 {
+        svc.fire("/deadlock");
+    }
+    let pb = svc.wait_dump("threads", ".pb.gz");
+    let (waiters, _, text) = cum(&pb, &[], "wait_on_the_deadlocked_lock");
+    assert!(waiters >= 50.0, "the waiters pile up:\n{text}");
+    for culprit in ["lock_a_then_b", "lock_b_then_a"] {
+        let (n, _, text) = cum(&pb, &[], culprit);
+        assert_eq!(n, 1.0, "{culprit}:\n{text}");
+    }
+    let txt = sibling(&pb, ".pb.gz", ".txt");
+    wait_exists(&txt);
+    let text = std::fs::read_to_string(&txt).expect("read the text dump");
+    assert!(
+        threads_in(&text, "wait_on_the_deadlocked_lock") >= 50,
+        "{text}"
+    );
+    assert!(text.contains("\"lock-a-then-b\""), "{text}");
+    assert!(text.contains("\"lock-b-then-a\""), "{text}");
+    svc.finish();
+}
+
+// slowlyleak: each request leaks one consumer task; the `tasks` rule fires on growth
+// (diff) again and again, and each dump counts more alive tasks than the one before.
+// With task dumps on, they list the leaked tasks parked in `leaked_consumer`.
+#[test]
+fn leak_tasks_rule_dumps_a_growing_number_of_waiters() {
+    let svc = Service::start(
+        "slowlyleak",
+        &[
+            // diff 5 %: a steady leak of ~2.5 tasks a tick keeps firing up to ~230
+            // tasks (a 25 % diff stops at ~55, which a slow first dump can outlast).
+            ("HOLMES_TASKS", "10,5,100000"),
+            ("HOLMES_COOLDOWN", "300ms"),
+        ],
+    );
+    // About 25 leaks a second, until two dumps are on disk (at most 200 leaks).
+    let mut sent = 0;
+    while svc.dumps("tasks", ".txt").len() < 2 && sent < 200 {
+        svc.get("/leak");
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let dumps = svc.dumps("tasks", ".txt");
+    assert!(
+        dumps.len() >= 2,
+        "{} tasks dumps; stderr:\n{}",
+        dumps.len(),
+        svc.log()
+    );
+    let texts: Vec<String> = dumps
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("read the text dump"))
+        .collect();
+    // What the rule saw (`current:`) grows from dump to dump; the capture, which may
+    // come later than the trigger, counts at least as many.
+    let seen: Vec<f64> = texts.iter().map(|t| current(t)).collect();
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]) && seen[0] >= 10.0,
+        "each dump must see more leaked tasks: {seen:?}"
+    );
+    for (text, &seen) in texts.iter().zip(&seen) {
+        // The test's own requests come and go (one connection task at a time).
+        assert!(alive_tasks(text) as f64 + 2.0 >= seen, "{text}");
+    }
+    for text in &texts {
+        assert!(
+            text.contains("reason: curVal >= ruleMin, and meet diff"),
+            "{text}"
+        );
+        if text.contains("task traces") {
+            assert!(text.contains("leaked_consumer"), "{text}");
+        }
+    }
+    svc.finish();
+}
+
+// thread_trigger: a request parks 500 OS threads; the `threads` rule's dump lists them
+// in `park_os_thread`.
+#[test]
+fn threads_threads_rule_dumps_the_parked_threads() {
+    let svc = Service::start("thread_trigger", &[("HOLMES_THREADS", "20,25,300")]);
+    let answer = svc.get("/threads");
+    assert!(answer.contains("parked 500 OS threads"), "{answer}");
+    let pb = svc.wait_dump("threads", ".pb.gz");
+    let (parked, _, text) = cum(&pb, &[], "park_os_thread");
+    assert!(parked >= 280.0, "{text}");
+    let txt = sibling(&pb, ".pb.gz", ".txt");
+    wait_exists(&txt);
+    let text = std::fs::read_to_string(&txt).expect("read the text dump");
+    assert!(threads_in(&text, "park_os_thread") >= 280, "{text}");
+    assert!(text.contains("\"parked-0\""), "{text}");
+    svc.finish();
+}
+
+/// Runs gcheap: starts the service, hits `/gcheap` and returns the peak and baseline
+/// heap dumps of the spike.
+fn gcheap_dumps(test: &str) -> (Service, PathBuf, PathBuf) {
+    let mut svc = Service::start(
+        test,
+        &[("HOLMES_HEAP", "5,50,8"), ("HOLMES_MEMORY_LIMIT", "1GiB")],
+    );
+    svc.fire("/gcheap");
+    let peak = svc.wait_dump("heap", ".pb.gz");
+    let base = sibling(&peak, ".pb.gz", ".base.pb.gz");
+    wait_exists(&base);
+    (svc, peak, base)
+}
+
+// gcheap: small churn, then a 100 MiB spike held 500 ms; the `heap` rule writes two heap
+// dumps around the spike (the peak, led by the handler, and a baseline), and
+// `pprof -base` names the handler as what grew.
+#[test]
+fn gcheap_heap_rule_dumps_the_spike_and_a_baseline() {
+    let (svc, peak, base) = gcheap_dumps("gcheap");
+    let (mb, _, text) = cum(
+        &peak,
+        &["-sample_index=inuse_space", "-unit=MB"],
+        "heap_spike_handler",
+    );
+    // Up to 100 MiB: the peak snapshot ends after 50 ms without growth, which a loaded
+    // machine can cause mid-spike.
+    assert!((60.0..130.0).contains(&mb), "~100 MiB expected:\n{text}");
+    let top = common::pprof_top_functions(&peak, &["-sample_index=inuse_space"], 1);
+    assert!(top[0].contains("heap_spike_handler"), "{top:#?}");
+    let base_arg = format!("-base={}", base.display());
+    let grew = common::pprof_top_functions(&peak, &[&base_arg, "-sample_index=inuse_space"], 3);
+    assert!(
+        grew.iter().any(|f| f.contains("heap_spike_handler")),
+        "{grew:#?}"
+    );
+    // The baseline is taken below the rule's threshold (5 % of 1 GiB), so at least the
+    // other half of the spike shows as growth (all of it once the bug below is fixed).
+    let (grown, _, text) = cum(
+        &peak,
+        &[&base_arg, "-sample_index=inuse_space", "-unit=MB"],
+        "heap_spike_handler",
+    );
+    assert!(grown >= 40.0, "{text}");
+    svc.finish();
+}
+
+// gcheap, strictly: the baseline must precede the spike, so that `pprof -base` shows all
+// of it. It does not when the spike ramps up over more than the heap watcher's 50 ms poll.
+#[test]
+#[ignore = "bug: the heap baseline is refreshed while the heap already rises (holmes-runtime/src/watch/heap.rs, HeapWatcher::run, calm branch), so it can hold part of the spike"]
+fn gcheap_baseline_precedes_the_spike() {
+    let (svc, _peak, base) = gcheap_dumps("gcheap-base");
+    let text = common::pprof(
+        &["-top", "-cum", "-sample_index=inuse_space", "-unit=MB"],
+        &base,
+    );
+    let in_base = text
+        .lines()
+        .find(|l| l.contains("heap_spike_handler"))
+        .map(|l| l.split_whitespace().nth(3).unwrap_or("").to_owned());
+    assert!(
+        in_base.is_none(),
+        "the baseline already holds {in_base:?} of the spike:\n{text}"
+    );
+    svc.finish();
+}
