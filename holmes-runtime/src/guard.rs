@@ -367,6 +367,8 @@ fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<JoinHa
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
+            // holmes' own memory (symbol cache, buffers) is not the service's heap.
+            crate::alloc::exclude_current_thread();
             if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
                 let msg = p
                     .downcast_ref::<&str>()

@@ -35,12 +35,15 @@ impl Symbolizer {
 
     /// Resolves `addr`. `is_return_address` is true for every frame but an interrupted
     /// PC: a return address points after the call, so `addr - 1` is looked up to name
-    /// the call site.
+    /// the call site; a PC is looked up as it is (a PC on a function's first byte must
+    /// not resolve to the padding before it).
     pub fn resolve(&mut self, addr: usize, is_return_address: bool) -> Arc<[Frame]> {
+        // `backtrace::resolve` looks up `addr - 1` itself (it expects return addresses):
+        // pass an interrupted PC as `pc + 1` so that the PC itself is looked up.
         let lookup = if is_return_address {
-            addr.saturating_sub(1)
-        } else {
             addr
+        } else {
+            addr.saturating_add(1)
         };
         if let Some(hit) = self.cache.get(&lookup) {
             return hit.clone();
@@ -49,7 +52,7 @@ impl Symbolizer {
         backtrace::resolve(lookup as *mut std::ffi::c_void, |sym| {
             let name = match sym.name() {
                 Some(n) => format!("{n:#}"),
-                None => format!("{lookup:#x}"),
+                None => format!("{addr:#x}"),
             };
             frames.push(Frame {
                 name,
@@ -59,7 +62,7 @@ impl Symbolizer {
         });
         if frames.is_empty() {
             frames.push(Frame {
-                name: format!("{lookup:#x}"),
+                name: format!("{addr:#x}"),
                 file: None,
                 line: None,
             });
@@ -88,14 +91,15 @@ mod tests {
     fn resolves_and_caches() {
         let addr = std::hint::black_box(a_named_function_for_symbolizing());
         let mut s = Symbolizer::new();
-        let f = s.resolve(addr + 1, false);
+        // An interrupted PC on the function's very first byte names that function.
+        let f = s.resolve(addr, false);
         assert!(
             f.iter()
                 .any(|f| f.name.contains("a_named_function_for_symbolizing")),
             "{f:?}"
         );
         assert_eq!(s.cached(), 1);
-        let again = s.resolve(addr + 1, false);
+        let again = s.resolve(addr, false);
         assert!(Arc::ptr_eq(&f, &again));
     }
 }

@@ -319,6 +319,14 @@ pub fn set_sample_rate(bytes: u64) {
     sampler::reset_current_thread();
 }
 
+/// Never samples the calling thread's allocations again. holmes calls it on its own
+/// threads, so that its symbol cache and buffers do not count in the `heap` rule nor
+/// show in heap profiles. Costs nothing on the allocation path (it is checked only when
+/// the countdown runs out).
+pub fn exclude_current_thread() {
+    sampler::exclude_current_thread();
+}
+
 /// The current mean number of bytes between samples (0 = off).
 pub fn sample_rate() -> u64 {
     sampler::SAMPLE_RATE.load(Ordering::Relaxed)

@@ -35,6 +35,13 @@ thread_local! {
     static ARMED: Cell<bool> = const { Cell::new(false) };
     /// Re-entrancy guard: set while this thread records a sample.
     static BUSY: Cell<bool> = const { Cell::new(false) };
+    /// Set on holmes' own threads: never sampled.
+    static EXCLUDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as never sampled (see `alloc::exclude_current_thread`).
+pub(crate) fn exclude_current_thread() {
+    let _ = EXCLUDED.try_with(|e| e.set(true));
 }
 
 /// The hot path: charges `size` bytes to this thread's countdown. Returns true when the
@@ -65,7 +72,8 @@ pub(crate) fn expired(size: usize) -> Option<u64> {
     if !INSTALLED.load(Ordering::Relaxed) {
         INSTALLED.store(true, Ordering::Relaxed);
     }
-    let busy = BUSY.try_with(Cell::get).unwrap_or(true);
+    let busy =
+        BUSY.try_with(Cell::get).unwrap_or(true) || EXCLUDED.try_with(Cell::get).unwrap_or(true);
     let rate = SAMPLE_RATE.load(Ordering::Relaxed);
     let armed = ARMED.try_with(Cell::get).ok()?;
     if rate == 0 {

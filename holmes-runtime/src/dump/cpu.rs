@@ -62,6 +62,28 @@ struct Buffer {
     next: AtomicUsize,
     dropped: AtomicU64,
     slots: Box<[Slot]>,
+    /// Readable executable mappings `[start, end)`, sorted, taken before the timer
+    /// starts: lets the handler check that a stack word is a return address (the byte
+    /// before it is a call instruction) without reading unmapped memory.
+    code: Box<[(usize, usize)]>,
+}
+
+impl Buffer {
+    /// The code mapping containing `addr`.
+    fn code_range(&self, addr: usize) -> Option<(usize, usize)> {
+        let i = self.code.partition_point(|&(start, _)| start <= addr);
+        let (start, end) = *self.code.get(i.checked_sub(1)?)?;
+        (addr < end).then_some((start, end))
+    }
+
+    /// True when `w` points into code right after a call instruction.
+    fn is_return_address(&self, w: usize) -> bool {
+        match self.code_range(w) {
+            // SAFETY: the range is a readable code mapping containing `w`.
+            Some(range) => unsafe { stack::follows_call(w, range) },
+            None => false,
+        }
+    }
 }
 
 static BUFFER: AtomicPtr<Buffer> = AtomicPtr::new(std::ptr::null_mut());
@@ -91,7 +113,7 @@ extern "C" fn on_sigprof(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *m
             // SAFETY: index i is claimed by this handler only.
             let out = unsafe { &mut *slot.stack.get() };
             // SAFETY: ctx is the kernel's ucontext for this signal.
-            unsafe { record(ctx, out) };
+            unsafe { record(buf, ctx, out) };
             // SAFETY: gettid has no preconditions.
             slot.tid.store(
                 unsafe { libc::syscall(libc::SYS_gettid) } as u64,
@@ -110,15 +132,47 @@ extern "C" fn on_sigprof(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *m
 ///
 /// # Safety
 /// `ctx` must be the `ucontext_t` the kernel passed to a signal handler of this thread.
-unsafe fn record(ctx: *mut libc::c_void, out: &mut Stack) {
+unsafe fn record(buf: &Buffer, ctx: *mut libc::c_void, out: &mut Stack) {
+    const WORD: usize = std::mem::size_of::<usize>();
     out.clear();
     let Some((pc, fp, sp)) = (unsafe { registers(ctx) }) else {
         return;
     };
     out.push(pc);
-    if let Some((_, hi)) = stack::thread_bounds_containing(sp) {
-        // SAFETY: [sp, hi) is the live part of this thread's own stack.
-        unsafe { stack::walk(fp, sp, hi, out) };
+    let Some((_, hi)) = stack::thread_bounds_containing(sp) else {
+        return;
+    };
+    // Interrupted in a function's prologue, before it set its frame pointer, the walk
+    // would start at the caller's frame record and miss the caller itself; its return
+    // address is then at [sp] (first instruction, x86_64) or at [sp + 8] right after
+    // `push rbp` (the saved frame pointer at [sp] still equals fp).
+    let mut pushed = false;
+    if cfg!(target_arch = "x86_64") && sp.saturating_add(2 * WORD) <= hi {
+        // SAFETY: [sp, sp + 2 words) lies inside [sp, hi), this thread's live stack.
+        let (w0, w1) = unsafe {
+            (
+                (sp as *const usize).read(),
+                ((sp + WORD) as *const usize).read(),
+            )
+        };
+        if buf.is_return_address(w0) {
+            pushed = out.push(w0);
+        } else if w0 == fp && buf.is_return_address(w1) {
+            pushed = out.push(w1);
+        }
+    }
+    // SAFETY: [sp, hi) is the live part of this thread's own stack.
+    unsafe { stack::walk(fp, sp, hi, out) };
+    // A prologue frame pushed above could also be the walk's first frame (a function
+    // with a frame record whose [sp] happens to hold its own return address): drop
+    // the duplicate.
+    if pushed && out.len() >= 3 && out.ips()[1] == out.ips()[2] {
+        let ips: Stack = *out;
+        out.clear();
+        out.push(ips.ips()[0]);
+        for &ip in &ips.ips()[2..] {
+            out.push(ip);
+        }
     }
 }
 
@@ -246,7 +300,15 @@ pub fn capture(
         (duration.as_secs_f64() * FREQUENCY_HZ as f64 * available_cpus() as f64 * 1.5) as usize
             + 64,
     );
+    let mut code = Vec::new();
+    stack::maps::for_each_mapping(|m| {
+        if m.readable() && m.perms[2] == b'x' {
+            code.push((m.start, m.end));
+        }
+        true
+    });
     let buffer = Box::new(Buffer {
+        code: code.into_boxed_slice(),
         next: AtomicUsize::new(0),
         dropped: AtomicU64::new(0),
         slots: (0..cap)

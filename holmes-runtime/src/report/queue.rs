@@ -72,6 +72,7 @@ impl ReportQueue {
         let thread = std::thread::Builder::new()
             .name("holmes-reporter".into())
             .spawn(move || {
+                crate::alloc::exclude_current_thread();
                 run(reporters, &rx, &c);
                 let _ = done_tx.send(());
             })?;

@@ -5,7 +5,8 @@
 //! Only this thread arms and consumes the trigger, so a fire is never cleared before
 //! it is handled. It wakes a few times per interval to pick up a new threshold
 //! ([`super::poll_interval`]), and refreshes its baseline only when the heap changed
-//! (new samples); the allocating threads never wait for it.
+//! (new samples) and is calm (not above its recent average); the allocating threads
+//! never wait for it.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -72,7 +73,14 @@ impl HeapWatcher {
                 let seen = alloc::stats();
                 let moved = seen.total_sampled_allocs + seen.sampled_frees;
                 let due = last_base.is_none_or(|(t, m)| t.elapsed() >= cfg.interval && m != moved);
-                if armed != alloc::DISARMED && due {
+                // Only a calm heap is a baseline: not above its recent average (else a
+                // slow climb towards the threshold would end up in the baseline and
+                // `pprof -base` would understate what grew).
+                let avg = sh.rings[Metric::Heap as usize].snapshot().average();
+                let avg_bytes = avg / 100.0 * sh.limits.memory_limit as f64;
+                let calm =
+                    seen.live_bytes_estimate as f64 <= avg_bytes * 1.05 + (1u64 << 20) as f64;
+                if armed != alloc::DISARMED && due && calm {
                     base = Some(alloc::snapshot());
                     last_base = Some((Instant::now(), moved));
                 }

@@ -377,59 +377,13 @@ unsafe fn caller_of_foreign_leaf(
         let w = unsafe { (at as *const usize).read() };
         if let Some(m) = pool.code(w) {
             // SAFETY: m is a readable code mapping of the snapshot.
-            if m != pc_map && unsafe { follows_call(w, pool.range(m)) } {
+            if m != pc_map && unsafe { stack::follows_call(w, pool.range(m)) } {
                 return Some(w);
             }
         }
         at += WORD;
     }
     None
-}
-
-/// True when the instruction just before `ret` is a call (x86_64: `call rel32`,
-/// `call [rip+disp32]`, `call reg`, `call [reg+disp8]`; aarch64: `bl`, `blr`).
-///
-/// # Safety
-/// `[lo, hi)` must be readable memory containing `ret`.
-#[inline(always)]
-unsafe fn follows_call(ret: usize, (lo, hi): (usize, usize)) -> bool {
-    if ret > hi {
-        return false;
-    }
-    // SAFETY (for every read below): the byte lies in [lo, ret) ⊂ [lo, hi).
-    let byte = |back: usize| -> Option<u8> {
-        let a = ret.checked_sub(back)?;
-        (a >= lo).then(|| unsafe { (a as *const u8).read() })
-    };
-    #[cfg(target_arch = "x86_64")]
-    {
-        // `FF /2` with the ModRM byte `m` at `ret - len + 1`: reg field 2 and the
-        // addressing mode that makes the instruction `len` bytes long.
-        let ff2 = |len: usize, mode: u8, sib: bool| -> bool {
-            byte(len) == Some(0xFF)
-                && byte(len - 1).is_some_and(|m| {
-                    m & 0x38 == 0x10 && m & 0xC0 == mode && ((m & 0x07 == 0x04) == sib)
-                })
-        };
-        byte(5) == Some(0xE8) // call rel32
-            || (byte(6) == Some(0xFF) && byte(5) == Some(0x15)) // call [rip+disp32]
-            || ff2(2, 0xC0, false) // call reg
-            || (ff2(2, 0x00, false) && byte(1).is_some_and(|m| m & 0x07 != 0x05)) // call [reg]
-            || ff2(3, 0x40, false) // call [reg+disp8]
-            || ff2(6, 0x80, false) // call [reg+disp32]
-            || ff2(3, 0x00, true) // call [sib]
-            || ff2(4, 0x40, true) // call [sib+disp8]
-            || ff2(7, 0x80, true) // call [sib+disp32]
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        let b = [byte(4), byte(3), byte(2), byte(1)];
-        let [Some(b0), Some(b1), Some(b2), Some(b3)] = b else {
-            return false;
-        };
-        let insn = u32::from_le_bytes([b0, b1, b2, b3]);
-        insn & 0xFC00_0000 == 0x9400_0000 || insn & 0xFFFF_FC1F == 0xD63F_0000
-    }
 }
 
 fn futex_wake(word: &AtomicU32) {
@@ -881,6 +835,7 @@ fn not_answered(dir: &procfs::TaskDir, tid: u32, sig: i32) -> StackStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::follows_call;
 
     fn pool_with(maps: &[(usize, usize, bool)]) -> Pool {
         let p = Pool::new(1, maps.len());
