@@ -68,8 +68,9 @@ impl HeapWatcher {
                 alloc::set_trigger(want);
                 armed = want;
             }
-            let Some(fired_at) = alloc::wait_trigger(super::poll_interval(&cfg)) else {
-                // Calm: keep a recent baseline for `pprof -base`.
+            if armed != alloc::DISARMED {
+                // Keep a recent baseline for `pprof -base`, taken before waiting so that
+                // one exists as soon as the rule is armed.
                 let seen = alloc::stats();
                 let moved = seen.total_sampled_allocs + seen.sampled_frees;
                 let due = last_base.is_none_or(|(t, m)| t.elapsed() >= cfg.interval && m != moved);
@@ -80,10 +81,12 @@ impl HeapWatcher {
                 let avg_bytes = avg / 100.0 * sh.limits.memory_limit as f64;
                 let calm =
                     seen.live_bytes_estimate as f64 <= avg_bytes * 1.05 + (1u64 << 20) as f64;
-                if armed != alloc::DISARMED && due && calm {
+                if due && calm {
                     base = Some(alloc::snapshot());
                     last_base = Some((Instant::now(), moved));
                 }
+            }
+            let Some(fired_at) = alloc::wait_trigger(super::poll_interval(&cfg)) else {
                 continue;
             };
             armed = alloc::DISARMED; // the allocator disarmed itself
