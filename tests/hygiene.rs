@@ -107,6 +107,16 @@ fn dump_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Asserts that `file`, under a final name, is whole: a `.pb.gz` gunzips and decodes as
 /// a pprof `Profile` with samples, an `.svg` ends with `</svg>`, a `.txt` has the header.
+/// Nothing half-written in `dir`: no temporary file, and every file under a final name
+/// is a whole dump; nothing else is there.
+fn assert_only_whole_dumps(dir: &Path) {
+    assert_eq!(tmp_files(dir), Vec::<String>::new());
+    for name in names(dir) {
+        assert!(is_dump_file(&name), "unexpected {name}");
+        assert_complete(&dir.join(name));
+    }
+}
+
 fn assert_complete(file: &Path) {
     let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let name = file.to_string_lossy();
@@ -273,13 +283,8 @@ fn full_file_system_fails_the_dump_cleanly_and_the_next_one_is_written() {
         assert!(f.exists(), "{} missing", f.display());
     }
     assert!(stdout.contains("host: still running"), "{stdout}");
-    assert_eq!(tmp_files(&fs.0), Vec::<String>::new());
-    // Every file under a final name is whole, including any written before the disk
-    // was full; nothing else is there.
-    for name in names(&fs.0) {
-        assert!(is_dump_file(&name), "unexpected {name}");
-        assert_complete(&fs.0.join(name));
-    }
+    // Including any written before the disk was full.
+    assert_only_whole_dumps(&fs.0);
 }
 
 // Guards against: a dump directory that turns read-only under a running holmes (a
@@ -303,11 +308,7 @@ fn dump_dir_turning_read_only_fails_dumps_cleanly_until_it_is_writable() {
     let writable = line(&stdout, "writable:");
     assert_eq!(writable.split('"').count(), 7, "three files: {writable}");
     assert!(stdout.contains("host: still running"), "{stdout}");
-    assert_eq!(tmp_files(&fs.0), Vec::<String>::new());
-    for name in names(&fs.0) {
-        assert!(is_dump_file(&name), "unexpected {name}");
-        assert_complete(&fs.0.join(name));
-    }
+    assert_only_whole_dumps(&fs.0);
 }
 
 // Guards against: dumps filling the last bytes of a disk below the free-space floor.
