@@ -49,6 +49,7 @@ fn pileup_of_200_threads_shows_in_pprof() {
     assert!(top.contains("Type: threads"), "{top}");
     let text = std::fs::read_to_string(dir.join("threads.txt")).expect("text dump");
     assert!(text.contains("200 threads with this stack:"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -81,4 +82,5 @@ fn lock_order_deadlock_shows_both_sides_and_the_waiters() {
     // Regression: the std function that called into glibc's frameless `syscall` was
     // missing from every stack (recovered from the top of the stack since).
     assert!(group.contains("lock_contended"), "{group}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
