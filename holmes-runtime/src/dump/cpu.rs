@@ -30,10 +30,8 @@
 //! - A sample interrupted in a function's prologue (before it set its frame pointer)
 //!   recovers the caller from the top of the stack, accepted only when the word points
 //!   into a code mapping right after a call instruction. Code mappings are listed before
-//!   the timer starts; a library `dlclose`d during the capture is the one case where
-//!   that check could read unmapped memory, so holmes does not capture while the host
-//!   is known to unload libraries (it has no way to know: this is a documented risk,
-//!   shared with the thread dump's equivalent check).
+//!   the timer starts. Known risk: a library `dlclose`d during the capture could make
+//!   that check read unmapped memory (the thread dump's equivalent check shares it).
 //!
 //! CPU profiling is process-wide (one `SIGPROF`, one `ITIMER_PROF` per process): holmes
 //! captures one profile at a time and refuses to start when another `SIGPROF` handler is
