@@ -140,7 +140,7 @@ extern "C" fn on_sigprof(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *m
 unsafe fn record(buf: &Buffer, ctx: *mut libc::c_void, out: &mut Stack) {
     const WORD: usize = std::mem::size_of::<usize>();
     out.clear();
-    let Some((pc, fp, sp)) = (unsafe { registers(ctx) }) else {
+    let Some((pc, fp, sp)) = (unsafe { stack::registers(ctx) }) else {
         return;
     };
     out.push(pc);
@@ -178,35 +178,6 @@ unsafe fn record(buf: &Buffer, ctx: *mut libc::c_void, out: &mut Stack) {
         for &ip in &ips.ips()[2..] {
             out.push(ip);
         }
-    }
-}
-
-/// (pc, frame pointer, stack pointer) of the interrupted context.
-unsafe fn registers(ctx: *mut libc::c_void) -> Option<(usize, usize, usize)> {
-    let uc = ctx as *const libc::ucontext_t;
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    {
-        // SAFETY: the caller passes a valid ucontext.
-        let g = unsafe { &(*uc).uc_mcontext.gregs };
-        Some((
-            g[libc::REG_RIP as usize] as usize,
-            g[libc::REG_RBP as usize] as usize,
-            g[libc::REG_RSP as usize] as usize,
-        ))
-    }
-    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
-    {
-        // SAFETY: the caller passes a valid ucontext.
-        let m = unsafe { &(*uc).uc_mcontext };
-        Some((m.pc as usize, m.regs[29] as usize, m.sp as usize))
-    }
-    #[cfg(not(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    )))]
-    {
-        let _ = uc;
-        None
     }
 }
 
@@ -328,14 +299,16 @@ pub fn capture(
     let raw = Box::into_raw(buffer);
     BUFFER.store(raw, Ordering::SeqCst);
     let t0 = Instant::now();
-    let c0 = process_cpu_time();
+    let c0 = crate::sample::process_cpu_time().unwrap_or_default();
     let timer = set_timer(FREQUENCY_HZ);
     if timer.is_ok() {
         let _ = shutdown.recv_timeout(duration);
     }
     let _ = set_timer(0);
     let elapsed = t0.elapsed();
-    let cpu_time = process_cpu_time().saturating_sub(c0);
+    let cpu_time = crate::sample::process_cpu_time()
+        .unwrap_or_default()
+        .saturating_sub(c0);
     BUFFER.store(std::ptr::null_mut(), Ordering::SeqCst);
     while IN_HANDLER.load(Ordering::SeqCst) != 0 {
         std::thread::yield_now();
@@ -402,19 +375,6 @@ fn thread_name(tid: u64) -> String {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
         .map(|s| s.trim_end().to_owned())
         .unwrap_or_else(|_| format!("tid {tid}"))
-}
-
-/// CPU time used by the whole process.
-pub fn process_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid out-pointer.
-    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ fn arm_cputimer() -> Option<libc::timer_t> {
 }
 
 /// CPU time of the whole process (all threads), nanosecond resolution.
-fn process_cpu_time() -> io::Result<Duration> {
+pub(crate) fn process_cpu_time() -> io::Result<Duration> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -11,6 +11,8 @@
 pub mod limits;
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "linux")]
+pub(crate) use linux::process_cpu_time;
 #[cfg(not(target_os = "linux"))]
 mod other;
 

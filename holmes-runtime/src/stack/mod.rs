@@ -231,6 +231,40 @@ pub unsafe fn follows_call(ret: usize, (lo, hi): (usize, usize)) -> bool {
     }
 }
 
+/// `(pc, frame pointer, stack pointer)` of an interrupted context, for the signal
+/// handlers (CPU profile, thread dump); `None` where the layout is not known.
+///
+/// # Safety
+/// `ctx` must be the `ucontext_t` pointer the kernel passed to an `SA_SIGINFO` handler.
+#[inline(always)]
+pub unsafe fn registers(ctx: *mut libc::c_void) -> Option<(usize, usize, usize)> {
+    let uc = ctx as *const libc::ucontext_t;
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    {
+        // SAFETY: the caller passes a valid ucontext.
+        let g = unsafe { &(*uc).uc_mcontext.gregs };
+        Some((
+            g[libc::REG_RIP as usize] as usize,
+            g[libc::REG_RBP as usize] as usize,
+            g[libc::REG_RSP as usize] as usize,
+        ))
+    }
+    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    {
+        // SAFETY: the caller passes a valid ucontext.
+        let m = unsafe { &(*uc).uc_mcontext };
+        Some((m.pc as usize, m.regs[29] as usize, m.sp as usize))
+    }
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    {
+        let _ = uc;
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

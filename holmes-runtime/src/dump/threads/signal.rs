@@ -229,30 +229,6 @@ fn gettid() -> u32 {
     unsafe { libc::syscall(libc::SYS_gettid) as u32 }
 }
 
-/// `(pc, fp, sp)` of the interrupted context.
-///
-/// # Safety
-/// `ctx` must be the `ucontext_t` pointer the kernel passed to an `SA_SIGINFO` handler.
-#[inline(always)]
-unsafe fn registers(ctx: *mut libc::c_void) -> (usize, usize, usize) {
-    // SAFETY: per the contract, ctx points to a valid ucontext_t for this signal.
-    let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
-    #[cfg(target_arch = "x86_64")]
-    {
-        let g = &uc.uc_mcontext.gregs;
-        (
-            g[libc::REG_RIP as usize] as usize,
-            g[libc::REG_RBP as usize] as usize,
-            g[libc::REG_RSP as usize] as usize,
-        )
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        let m = &uc.uc_mcontext;
-        (m.pc as usize, m.regs[29] as usize, m.sp as usize)
-    }
-}
-
 /// The signal handler. Async-signal-safe: no allocation, no lock, no libgcc, no panic
 /// path; errno is saved and restored.
 extern "C" fn on_dump_signal(
@@ -304,7 +280,7 @@ unsafe fn answer(info: &QueuedSigInfo, ctx: *mut libc::c_void, t0: u64) {
         return; // late or foreign: not ours to answer
     }
     // SAFETY: ctx is the kernel's ucontext_t (contract of this function).
-    let (pc, fp, sp) = unsafe { registers(ctx) };
+    let (pc, fp, sp) = unsafe { stack::registers(ctx) }.unwrap_or((0, 0, 0));
     let mut walked = Stack::empty();
     let mut leaf_caller = None;
     if let Some(i) = pool.find(sp) {
