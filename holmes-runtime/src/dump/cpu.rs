@@ -322,19 +322,25 @@ pub fn capture(
     // below 99 Hz (1/99 s rounds up to 3 ticks: ~83 Hz). Each sample is therefore worth
     // the measured CPU time divided by the samples taken, not the nominal period, so
     // the profile's total equals the CPU time the process really used.
-    let taken = buffer
+    // Thread names first, before symbolizing (which takes a while): a thread that
+    // exits meanwhile would only be known by its tid.
+    let mut names = std::collections::HashMap::new();
+    let mut taken = buffer.dropped.load(Ordering::Relaxed) as usize;
+    for slot in buffer
         .slots
         .iter()
         .filter(|s| s.ready.load(Ordering::Acquire))
-        .count()
-        + buffer.dropped.load(Ordering::Relaxed) as usize;
+    {
+        taken += 1;
+        let tid = slot.tid.load(Ordering::Relaxed);
+        names.entry(tid).or_insert_with(|| thread_name(tid));
+    }
     let nominal = 1_000_000_000 / FREQUENCY_HZ as i64;
     let period = if taken > 0 && !cpu_time.is_zero() {
         (cpu_time.as_nanos() / taken as u128) as i64
     } else {
         nominal
     };
-    let mut names = std::collections::HashMap::new();
     let mut b = ProfileBuilder::new(
         sym,
         &[("samples", "count"), ("cpu", "nanoseconds")],
@@ -349,8 +355,8 @@ pub fn capture(
         // SAFETY: `ready` was set after the handler finished writing.
         let stack = unsafe { &*slot.stack.get() };
         let tid = slot.tid.load(Ordering::Relaxed);
-        let name = names.entry(tid).or_insert_with(|| thread_name(tid)).clone();
-        b.add(stack.ips(), true, &[1, period], &[("thread", &name)]);
+        let name = names.get(&tid).map_or("?", String::as_str);
+        b.add(stack.ips(), true, &[1, period], &[("thread", name)]);
     }
     b.duration(elapsed);
     let dropped = buffer.dropped.load(Ordering::Relaxed);
@@ -382,9 +388,9 @@ mod tests {
     use super::*;
 
     #[inline(never)]
-    fn hot_leaf_for_cpu_test(until: Instant) -> u64 {
+    fn hot_leaf_for_cpu_test(stop: &std::sync::atomic::AtomicBool) -> u64 {
         let mut x = 1u64;
-        while Instant::now() < until {
+        while !stop.load(Ordering::Relaxed) {
             for i in 0..10_000u64 {
                 x = std::hint::black_box(x.rotate_left(3) ^ i);
             }
@@ -395,18 +401,53 @@ mod tests {
     #[test]
     fn samples_name_the_running_function() {
         let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
-        let until = Instant::now() + Duration::from_millis(700);
-        let spinner = std::thread::spawn(move || hot_leaf_for_cpu_test(until));
+        // The spinner outlives the capture, so its name is still readable afterwards.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let spinner = std::thread::Builder::new()
+            .name("cpu-test-spin".into())
+            .spawn(move || hot_leaf_for_cpu_test(&stop2))
+            .unwrap();
         let mut sym = Symbolizer::new();
         let c = capture(Duration::from_millis(600), &rx, &mut sym).unwrap();
+        stop.store(true, Ordering::Relaxed);
         spinner.join().unwrap();
-        let (top, total) = super::super::profile::top(&c.profile, 100);
-        assert!(total > 0, "no samples");
-        // Other tests of this binary run meanwhile: the spinner is at least a third.
-        let leaf = top
+        // Other tests of this binary run meanwhile: judge the spinner's own samples.
+        let p = &c.profile;
+        let s = |i: i64| p.string_table[i as usize].as_str();
+        let fn_name = |loc_id: u64| {
+            let loc = p.location.iter().find(|l| l.id == loc_id).unwrap();
+            loc.line
+                .iter()
+                .map(|l| {
+                    s(p.function
+                        .iter()
+                        .find(|f| f.id == l.function_id)
+                        .unwrap()
+                        .name)
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let spinner_samples: Vec<_> = p
+            .sample
             .iter()
-            .find(|t| t.name.contains("hot_leaf_for_cpu_test"));
-        assert!(leaf.is_some_and(|t| t.cum * 3 >= total), "{top:?}");
+            .filter(|smp| smp.label.iter().any(|l| s(l.str) == "cpu-test-spin"))
+            .collect();
+        assert!(!spinner_samples.is_empty(), "no samples of the spinner");
+        let naming = spinner_samples
+            .iter()
+            .filter(|smp| {
+                smp.location_id
+                    .iter()
+                    .any(|&id| fn_name(id).contains("hot_leaf_for_cpu_test"))
+            })
+            .count();
+        assert!(
+            naming * 10 >= spinner_samples.len() * 9,
+            "{naming} of {} spinner samples name the running function",
+            spinner_samples.len()
+        );
         assert!(c.cpu_time > Duration::ZERO);
         // The handler is gone again.
         let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
