@@ -11,18 +11,20 @@
 //!   `jemalloc` runs switch it off. `--no-default-features` builds plain jemalloc.
 //! - `holmes<jemalloc>`: holmes wrapping jemalloc (prof inactive).
 //!
-//! Runs alternate between allocators (round robin) and each cell is the median of
-//! the rounds (the minimum is printed too: on a shared machine noise only adds).
-//! Times are thread CPU time (`CLOCK_THREAD_CPUTIME_ID`), so time spent descheduled
-//! on a busy machine does not count.
+//! Timing and statistics are holmes' own alloc bench's (`holmes-runtime/benches/
+//! support/mod.rs`, included by path): every round runs each allocator once (the
+//! order rotates from round to round), and each overhead is the median of the
+//! per-round ratios to its baseline (System or jemalloc) with their quartiles.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::hint::black_box;
-use std::time::Duration;
+use std::alloc::System;
 
 use holmes_runtime::alloc::{self as halloc, Allocator};
 use pprof_alloc::PprofAlloc;
 use tikv_jemallocator::Jemalloc;
+
+#[path = "../../../holmes-runtime/benches/support/mod.rs"]
+mod support;
+use support::{pairs_mt, quantile, Overhead};
 
 static HOLMES: Allocator<System> = Allocator::system();
 static HOLMES_JE: Allocator<Jemalloc> = Allocator::new(Jemalloc);
@@ -68,65 +70,24 @@ fn set_jemalloc_prof(on: bool) {
     let _ = on;
 }
 
-/// CPU time of the calling thread: time spent descheduled (the machine may be shared)
-/// does not count.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes one timespec; CLOCK_THREAD_CPUTIME_ID is always available on Linux.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-#[inline(never)]
-fn pairs<A: GlobalAlloc>(a: &A, size: usize, n: u64) -> Duration {
-    let layout = Layout::from_size_align(size, 8).expect("layout");
-    let t = thread_cpu();
-    for _ in 0..n {
-        // SAFETY: non-zero size; the block is freed with its layout.
-        unsafe {
-            let p = a.alloc(black_box(layout));
-            black_box(p);
-            a.dealloc(p, layout);
-        }
-    }
-    thread_cpu() - t
-}
-
-fn run_one<A: GlobalAlloc + Sync>(a: &'static A, size: usize, n: u64, threads: usize) -> f64 {
-    let hs: Vec<_> = (0..threads)
-        .map(|_| std::thread::spawn(move || pairs(a, size, n)))
-        .collect();
-    let total: Duration = hs.into_iter().map(|h| h.join().expect("thread")).sum();
-    total.as_nanos() as f64 / (n as f64 * threads as f64)
-}
-
 fn run(w: Which, size: usize, n: u64, threads: usize) -> f64 {
     set_jemalloc_prof(w == Which::JemallocProf);
     let ns = match w {
-        Which::System => run_one(&System, size, n, threads),
-        Which::Holmes => run_one(&HOLMES, size, n, threads),
-        Which::PprofAlloc => run_one(&PPROF, size, n, threads),
-        Which::Jemalloc | Which::JemallocProf => run_one(&JE, size, n, threads),
-        Which::HolmesJemalloc => run_one(&HOLMES_JE, size, n, threads),
+        Which::System => pairs_mt(&System, size, n, threads),
+        Which::Holmes => pairs_mt(&HOLMES, size, n, threads),
+        Which::PprofAlloc => pairs_mt(&PPROF, size, n, threads),
+        Which::Jemalloc | Which::JemallocProf => pairs_mt(&JE, size, n, threads),
+        Which::HolmesJemalloc => pairs_mt(&HOLMES_JE, size, n, threads),
     };
     set_jemalloc_prof(false);
     ns
 }
 
-fn stat(v: &mut [f64]) -> (f64, f64) {
-    v.sort_by(|a, b| a.total_cmp(b));
-    (v[v.len() / 2], v[0])
-}
-
 fn main() {
     halloc::set_sample_rate(halloc::DEFAULT_SAMPLE_RATE);
     let quick = std::env::var_os("HOLMES_BENCH_QUICK").is_some();
-    let n: u64 = if quick { 500_000 } else { 2_000_000 };
-    let rounds = if quick { 3 } else { 15 };
+    let n: u64 = if quick { 100_000 } else { 300_000 };
+    let rounds = if quick { 9 } else { 61 };
     let mut all = vec![
         Which::System,
         Which::Holmes,
@@ -159,32 +120,29 @@ fn main() {
                 run(w, size, n / 10, threads); // warm-up
             }
             let mut res: Vec<Vec<f64>> = vec![Vec::new(); all.len()];
-            for _ in 0..rounds {
-                for (i, &w) in all.iter().enumerate() {
-                    res[i].push(run(w, size, n, threads));
+            for r in 0..rounds {
+                for k in 0..all.len() {
+                    let i = (k + r) % all.len();
+                    res[i].push(run(all[i], size, n, threads));
                 }
             }
             println!();
             println!(
-                "{label} alloc+free pair, {threads} thread(s), ns/pair (median of {rounds}, min)"
+                "{label} alloc+free pair, {threads} thread(s): ns/pair (median of {rounds} \
+                 rounds), overhead = median of per-round ratios [quartiles]"
             );
-            let stats: Vec<(f64, f64)> = res.iter_mut().map(|v| stat(v)).collect();
             let base_of = |w: Which| match w {
                 Which::System | Which::Holmes | Which::PprofAlloc => Which::System,
                 _ => Which::Jemalloc,
             };
             for (i, &w) in all.iter().enumerate() {
                 let b = all.iter().position(|&x| x == base_of(w)).expect("baseline");
-                let (med, min) = stats[i];
-                let (bmed, bmin) = stats[b];
                 println!(
-                    "  {:<18} {:>8.2} {:>8.2}   vs {:<9} {:>+8.1}% (median) {:>+8.1}% (min)",
+                    "  {:<18} {:>8.2}   vs {:<9} {}",
                     w.name(),
-                    med,
-                    min,
+                    quantile(&res[i], 0.5),
                     base_of(w).name(),
-                    (med / bmed - 1.0) * 100.0,
-                    (min / bmin - 1.0) * 100.0
+                    Overhead::paired(&res[b], &res[i]),
                 );
             }
         }
