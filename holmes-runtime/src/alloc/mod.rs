@@ -61,10 +61,11 @@
 //!   the filter in front keeps the common case in one byte, and its locality keeps
 //!   the filter lines a workload touches few. Serving sampled blocks from a dedicated
 //!   address range makes the test a compare (jemalloc's profiler does that); it was
-//!   built and measured, and lost: +6.7 % on the 64 B pair (the filter: +1.4 %) and
-//!   no gain on the HashMap bench, where sampled blocks from the range are memory the
-//!   program did not just free, cold in the caches (and with size classes up to
-//!   1 MiB, rehashing into cold sampled tables cost 3 %).
+//!   built and measured with `benches/alloc.rs`, and lost: +6.7 to +7.2 % on the 64 B
+//!   pair where this filter measures +4 %, and no gain on the HashMap bench, where
+//!   sampled blocks from the range are memory the program did not just free, cold in
+//!   the caches (with size classes up to 1 MiB, rehashing into cold sampled tables
+//!   cost 3 %).
 //! - **Sampling path** (once per ~512 KiB per thread): walks frame pointers
 //!   ([`crate::stack::capture_current`], allocation-free), then updates fixed tables in
 //!   `static`s with atomics. It never calls the global allocator, takes no lock (so no
