@@ -209,11 +209,12 @@ impl<A: GlobalAlloc> Allocator<A> {
         ptr: *mut u8,
         layout: Layout,
         new_size: usize,
-        maybe_sampled: bool,
         expired: bool,
     ) -> *mut u8 {
         // Remove the old sample before the block can move and its address be reused.
-        let old = if maybe_sampled {
+        // (The filter is read again rather than passed: with six arguments the call
+        // stays a tail call, all in registers.)
+        let old = if self.filter.maybe_sampled(ptr) {
             free_slow(&self.filter, ptr)
         } else {
             None
@@ -349,7 +350,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
             return unsafe { self.inner.realloc(ptr, layout, new_size) };
         }
         // SAFETY: same contract as ours.
-        unsafe { self.realloc_slow(ptr, layout, new_size, maybe_sampled, expired) }
+        unsafe { self.realloc_slow(ptr, layout, new_size, expired) }
     }
 }
 
