@@ -49,7 +49,8 @@ pub(crate) fn exclude_current_thread() {
 
 /// The hot path: charges `size` bytes to this thread's countdown. Returns true when the
 /// countdown ran out (the caller then asks [`expired`] whether to sample, which also
-/// redraws it). One thread-local subtract and sign test; never touches shared memory.
+/// redraws it). One subtract on the thread-local whose flags decide; never touches
+/// shared memory.
 #[inline(always)]
 pub(crate) fn take(size: usize) -> bool {
     COUNTDOWN

@@ -4,8 +4,8 @@
 //! a page only once it is touched); never allocates, never locks.
 //!
 //! - [`Filter`]: 64 Ki one-byte counters (64 KiB), one per 64 bytes of address space
-//!   (wrapping every 4 MiB, the bits above 64 KiB folded in); a counter is the number of live
-//!   samples starting in its 64 bytes (saturating at 255, after which it is sticky).
+//!   (wrapping every 4 MiB, the bits above 64 KiB folded in); a counter is the number
+//!   of live samples starting in its 64 bytes (saturating at 255, then sticky).
 //!   A free whose counter reads 0 — nearly every free — is known not to be sampled
 //!   after one relaxed load, with no shared write. The filter is a field of the
 //!   `Allocator` value, not a `static` of this crate: see [`Filter`] for why.
@@ -155,8 +155,9 @@ fn filter_index(ptr: usize) -> usize {
 }
 
 fn home(ptr: usize) -> usize {
-    // Bits below the filter's, so filter collisions and window collisions differ.
-    // Windows start on a cache line (8 keys).
+    // Multiplicative hash bits, unrelated to the filter's index (raw address bits),
+    // so filter collisions and window collisions differ. Windows start on a cache
+    // line (8 keys).
     ((hash(ptr) >> (64 - FILTER_LOG2 - SLOTS_LOG2)) as usize) & (SLOTS - 1) & !7
 }
 
