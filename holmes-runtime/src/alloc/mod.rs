@@ -33,6 +33,8 @@
 //! records the size and the frame-pointer stack of the allocating thread; the free (or
 //! `realloc`) of a sampled block is matched, so `inuse_*` is what is still live.
 //! `realloc` counts as a free of the old block and an allocation of the new size.
+//! A sampled block may be placed a few bytes into the wrapped allocator's block (see
+//! below); the caller never sees a difference.
 //!
 //! # Hot path rules
 //! This module runs inside every allocation of the process, in any thread, including
@@ -43,29 +45,40 @@
 //!   test. The thread-locals are const-initialised `Cell`s without destructors:
 //!   accessing them never allocates and never registers a TLS destructor; if TLS is
 //!   unavailable the allocation is simply not sampled.
-//! - **Common free** = one relaxed load of a byte in a 64 KiB counting filter (one
-//!   counter per 64 bytes of address space, neighbouring blocks on neighbouring
-//!   counters). Zero means "not sampled" — no shared write, no lock, no global
-//!   counter. The filter is a field of the [`Allocator`] value, so it sits in the
-//!   user's `#[global_allocator]` static and the inlined free path addresses it
-//!   directly; as a `static` of this crate it would be reached through the GOT, one
-//!   more dependent load per free (+7 % on a 64 B pair). Only when the counter is
-//!   non-zero (a sampled block, or a neighbour of one, or a block sharing the counter
-//!   with a live sample: with `n` live samples, about `n / 65536` of frees) are the
-//!   16 keys of its window in the live table scanned read-only; only a sampled free
-//!   writes (one CAS to clear its key, counter updates).
+//! - **Common free** of a block of alignment at most 8 and below 64 KiB (nearly every
+//!   block a Rust program frees) = a few register operations on the arguments, no
+//!   memory access: such blocks are *shifted* when sampled, placed 8 bytes into a
+//!   16-aligned block of the wrapped allocator, so bit 3 of a sample's address is
+//!   set, while glibc, musl (64-bit) and jemalloc (above 8 bytes) hand out 16-aligned
+//!   blocks. A clear bit 3 settles it: not a sample. A set bit 3 (a sample, or a block
+//!   of a wrapped allocator that aligns to 8 only), and every other block, ask a 64 KiB
+//!   counting filter: one relaxed byte load (one counter per 64 bytes of address
+//!   space, neighbouring blocks on neighbouring counters); zero means "not sampled" —
+//!   no shared write, no lock, no global counter. The filter is a field of the
+//!   [`Allocator`] value, so it sits in the user's `#[global_allocator]` static and the
+//!   inlined free path addresses it directly; as a `static` of this crate it would be
+//!   reached through the GOT, one more dependent load per free (+7 % on a 64 B pair).
+//!   Only when the counter is non-zero (a sampled block, a neighbour of one, or a
+//!   block sharing the counter with a live sample: with `n` live samples, about
+//!   `n / 65536` of such frees) are the 16 keys of its window in the live table
+//!   scanned read-only; only a sampled free writes (one CAS to clear its key, counter
+//!   updates). A shifted sample is freed at its real address with its real layout.
 //!
 //!   *Why this design*: a free must be classified without knowing whether the block was
 //!   sampled, and without a header (the wrapped allocator's block layout is not ours to
 //!   change). A hash table alone costs a likely cache miss per free (1 MiB of keys);
-//!   the filter in front keeps the common case in one byte, and its locality keeps
-//!   the filter lines a workload touches few. Serving sampled blocks from a dedicated
-//!   address range makes the test a compare (jemalloc's profiler does that); it was
-//!   built and measured with `benches/alloc.rs`, and lost: +6.7 to +7.2 % on the 64 B
-//!   pair where this filter measures +4 %, and no gain on the HashMap bench, where
-//!   sampled blocks from the range are memory the program did not just free, cold in
-//!   the caches (with size classes up to 1 MiB, rehashing into cold sampled tables
-//!   cost 3 %).
+//!   the filter in front keeps the common case in one byte, and the shift removes
+//!   even that load for small blocks (measured with `benches/alloc.rs`, same run:
+//!   64 B pair from +7..+11 % to +4..+6 %, the HashMap bench from +2.3..+2.9 % to
+//!   +1.4..+1.9 %). Shifting costs a sample 8 bytes, and moving a block into or out
+//!   of the shifted form in `realloc` is a copy, which is why only blocks below
+//!   64 KiB are shifted: larger ones stay where the wrapped allocator put them, so
+//!   its `realloc` can still remap them without a copy. Serving sampled blocks from a
+//!   dedicated address range also makes the test a compare (jemalloc's profiler does
+//!   that); it was built and measured, and lost to the filter alone: +6.7 to +7.2 %
+//!   on the 64 B pair where the filter measured +4 %, and no gain on the HashMap
+//!   bench, where sampled blocks from the range are memory the program did not just
+//!   free, cold in the caches.
 //! - **Sampling path** (once per ~512 KiB per thread): walks frame pointers
 //!   ([`crate::stack::capture_current`], allocation-free), then updates fixed tables in
 //!   `static`s with atomics. It never calls the global allocator, takes no lock (so no
@@ -184,22 +197,78 @@ impl<A: GlobalAlloc> Allocator<A> {
         &self.inner
     }
 
+    /// The free fast path: false means `ptr`, allocated with `layout`, is certainly not
+    /// a live sample. For a shiftable layout the sampled blocks are shifted, so a clear
+    /// bit 3 settles it without a load; the wrapped allocator's own blocks have it
+    /// clear when it aligns them to 16 (glibc and musl on 64-bit targets, jemalloc
+    /// above 8 bytes), and when it does not, the filter answers as for any other block.
+    #[inline(always)]
+    fn maybe_sampled(&self, ptr: *mut u8, layout: Layout) -> bool {
+        if shiftable(layout) {
+            ptr as usize & SHIFT != 0 && self.filter.maybe_sampled(ptr)
+        } else {
+            self.filter.maybe_sampled(ptr)
+        }
+    }
+
     #[cold]
     #[inline(never)]
     unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        let rate = sampler::expired(layout.size());
-        // SAFETY: forwarded unchanged from our caller's contract.
-        let p = unsafe {
+        if let Some(rate) = sampler::expired(layout.size()) {
+            // SAFETY: same contract as ours.
+            if let Some(p) = unsafe { self.alloc_sampled(layout, zeroed, rate) } {
+                return p;
+            }
+        }
+        // SAFETY: same contract as ours.
+        unsafe { self.alloc_plain(layout, zeroed) }
+    }
+
+    /// # Safety
+    /// `layout` has a non-zero size.
+    #[inline]
+    unsafe fn alloc_plain(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        // SAFETY: forwarded from our caller's contract.
+        unsafe {
             if zeroed {
                 self.inner.alloc_zeroed(layout)
             } else {
                 self.inner.alloc(layout)
             }
-        };
-        if let Some(rate) = rate {
-            record(&self.filter, p, layout.size(), rate);
         }
-        p
+    }
+
+    /// Allocates a block for `layout` and records it as a sample: shifted when the
+    /// layout is shiftable. `None` when it cannot be recorded as a shifted block (the
+    /// table is full, or the larger block could not be had); nothing is allocated then
+    /// and the caller allocates a plain block.
+    ///
+    /// # Safety
+    /// `layout` has a non-zero size.
+    #[inline(never)]
+    unsafe fn alloc_sampled(&self, layout: Layout, zeroed: bool, rate: u64) -> Option<*mut u8> {
+        if !shiftable(layout) {
+            // SAFETY: forwarded from our caller's contract.
+            let p = unsafe { self.alloc_plain(layout, zeroed) };
+            // A record that finds no room leaves an ordinary block: simply not sampled.
+            record(&self.filter, p, layout.size(), rate);
+            return Some(p);
+        }
+        let outer = shifted_layout(layout);
+        // SAFETY: `outer` has a non-zero size.
+        let base = unsafe { self.alloc_plain(outer, zeroed) };
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: `outer` is `SHIFT` bytes longer than `layout`.
+        let p = unsafe { base.add(SHIFT) };
+        if record(&self.filter, p, layout.size(), rate) {
+            return Some(p);
+        }
+        // Unrecorded, its free would go to the wrong address: give it back.
+        // SAFETY: allocated just above with `outer`.
+        unsafe { self.inner.dealloc(base, outer) };
+        None
     }
 
     #[cold]
@@ -211,30 +280,57 @@ impl<A: GlobalAlloc> Allocator<A> {
         new_size: usize,
         expired: bool,
     ) -> *mut u8 {
-        // Remove the old sample before the block can move and its address be reused.
-        // (The filter is read again rather than passed: with six arguments the call
-        // stays a tail call, all in registers.)
-        let old = if self.filter.maybe_sampled(ptr) {
-            free_slow(&self.filter, ptr)
-        } else {
-            None
-        };
         let rate = if expired {
             sampler::expired(new_size)
         } else {
             None
         };
-        // SAFETY: forwarded unchanged from our caller's contract.
-        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        if p.is_null() {
-            // The old block is still live: put its sample back.
-            if let Some(rec) = old {
-                restore(&self.filter, ptr, &rec);
+        // SAFETY: the caller guarantees that `new_size`, rounded up to the alignment,
+        // does not overflow `isize`.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let old_shifted =
+            shiftable(layout) && self.maybe_sampled(ptr, layout) && table::contains(ptr);
+        let new_shifted = rate.is_some() && shiftable(new_layout);
+        if !old_shifted && !new_shifted {
+            // The wrapped allocator moves the block (in place when it can, by
+            // remapping big ones). Remove the old sample before the block can move and
+            // its address be reused.
+            let old = if self.filter.maybe_sampled(ptr) {
+                free_slow(&self.filter, ptr)
+            } else {
+                None
+            };
+            // SAFETY: forwarded unchanged from our caller's contract.
+            let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+            if p.is_null() {
+                // The old block is still live: put its sample back.
+                if let Some(rec) = old {
+                    restore(&self.filter, ptr, &rec);
+                }
+                return p;
+            }
+            if let Some(rate) = rate {
+                record(&self.filter, p, new_size, rate);
             }
             return p;
         }
-        if let Some(rate) = rate {
-            record(&self.filter, p, new_size, rate);
+        // Into or out of a shifted block, both below `SHIFT_LIMIT`: a new block, a
+        // bounded copy, then the old block is freed. If the new block cannot be had,
+        // the old one is untouched and still recorded.
+        // SAFETY: `new_layout` has a non-zero size (our caller's contract).
+        let p = match rate.and_then(|r| unsafe { self.alloc_sampled(new_layout, false, r) }) {
+            Some(p) => p,
+            // SAFETY: as above.
+            None => unsafe { self.inner.alloc(new_layout) },
+        };
+        if p.is_null() {
+            return p;
+        }
+        // SAFETY: both blocks hold at least the bytes copied and are distinct; `ptr`
+        // was allocated with `layout`, and is freed once, here.
+        unsafe {
+            std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+            self.dealloc_slow(ptr, layout);
         }
         p
     }
@@ -242,20 +338,56 @@ impl<A: GlobalAlloc> Allocator<A> {
     #[cold]
     #[inline(never)]
     unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout) {
-        free_slow(&self.filter, ptr);
-        // SAFETY: forwarded unchanged from our caller's contract; the sample (if any)
-        // was removed first, so the address can be reused by another thread at once.
-        unsafe { self.inner.dealloc(ptr, layout) }
+        // The sample (if any) is removed first, so the address can be reused by another
+        // thread at once. A recorded block of a shiftable layout is a shifted one.
+        // SAFETY: forwarded from our caller's contract, with the address and layout
+        // the wrapped allocator handed out.
+        unsafe {
+            if free_slow(&self.filter, ptr).is_some() && shiftable(layout) {
+                self.inner.dealloc(ptr.sub(SHIFT), shifted_layout(layout));
+            } else {
+                self.inner.dealloc(ptr, layout);
+            }
+        }
     }
 }
 
+/// How far into its block a shifted sample starts: bit 3 of its address is set.
+const SHIFT: usize = 8;
+/// Only blocks below this size are shifted, so moving a block into or out of the
+/// shifted form copies at most this much; larger samples stay where the wrapped
+/// allocator put them (its `realloc` may remap them without a copy) and are found by
+/// the filter.
+const SHIFT_LIMIT: usize = 64 << 10;
+
+/// Whether a sampled block of `layout` is shifted: alignment at most 8 (an address
+/// 8 bytes into a 16-aligned block is still aligned for it) and below [`SHIFT_LIMIT`].
+#[inline(always)]
+fn shiftable(layout: Layout) -> bool {
+    // One compare for both: `align << 12` is below 64 Ki exactly when the alignment
+    // (a power of two) is at most 8, and an or of two values is below a power of two
+    // exactly when both are.
+    const _: () = assert!(SHIFT_LIMIT == (2 * SHIFT) << 12);
+    (layout.size() | (layout.align() << 12)) < SHIFT_LIMIT
+}
+
+/// The wrapped allocator's layout of a shifted block of `layout` (shiftable).
+#[inline]
+fn shifted_layout(layout: Layout) -> Layout {
+    debug_assert!(shiftable(layout));
+    // SAFETY: the size is below `SHIFT_LIMIT` + 8 and 16 is a power of two, so the
+    // rounded size cannot overflow `isize`.
+    unsafe { Layout::from_size_align_unchecked(layout.size() + SHIFT, 2 * SHIFT) }
+}
+
 /// Records a sampled allocation of `size` bytes at `p`, counted in `filter`.
+/// False when it is not recorded as live (the caller keeps or gives back the block).
 #[inline(never)]
-fn record(filter: &table::Filter, p: *mut u8, size: usize, rate: u64) {
+fn record(filter: &table::Filter, p: *mut u8, size: usize, rate: u64) -> bool {
     if p.is_null() || size == 0 {
         // A failed allocation holds nothing; a zero-size block holds no memory and an
         // allocator may hand the same address out several times.
-        return;
+        return false;
     }
     sampler::guarded(|| {
         let mut st = Stack::empty();
@@ -279,10 +411,12 @@ fn record(filter: &table::Filter, p: *mut u8, size: usize, rate: u64) {
         if table::insert(filter, p, &rec) {
             let live = LIVE_EST.fetch_add(est_bytes, Ordering::Relaxed) + est_bytes;
             trigger::check(live);
+            true
         } else {
             DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
+            false
         }
-    });
+    })
 }
 
 /// Puts back the record of a block whose `realloc` failed.
@@ -333,7 +467,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if self.filter.maybe_sampled(ptr) {
+        if self.maybe_sampled(ptr, layout) {
             // SAFETY: same contract as ours.
             return unsafe { self.dealloc_slow(ptr, layout) };
         }
@@ -343,14 +477,17 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let maybe_sampled = self.filter.maybe_sampled(ptr);
-        let expired = sampler::take(new_size);
-        if !maybe_sampled && !expired {
+        // The countdown first, so its subtraction's flags feed the branch.
+        if sampler::take(new_size) {
             // SAFETY: same contract as ours.
-            return unsafe { self.inner.realloc(ptr, layout, new_size) };
+            return unsafe { self.realloc_slow(ptr, layout, new_size, true) };
+        }
+        if self.maybe_sampled(ptr, layout) {
+            // SAFETY: same contract as ours.
+            return unsafe { self.realloc_slow(ptr, layout, new_size, false) };
         }
         // SAFETY: same contract as ours.
-        unsafe { self.realloc_slow(ptr, layout, new_size, expired) }
+        unsafe { self.inner.realloc(ptr, layout, new_size) }
     }
 }
 

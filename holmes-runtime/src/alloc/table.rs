@@ -6,7 +6,8 @@
 //! - [`Filter`]: 64 Ki one-byte counters (64 KiB), one per 64 bytes of address space
 //!   (wrapping every 4 MiB, the bits above 64 KiB folded in); a counter is the number
 //!   of live samples starting in its 64 bytes (saturating at 255, then sticky).
-//!   A free whose counter reads 0 — nearly every free — is known not to be sampled
+//!   A free that asks the filter (blocks not settled by the shift test, see
+//!   `alloc`'s module docs) and reads 0 is known not to be sampled
 //!   after one relaxed load, with no shared write. The filter is a field of the
 //!   `Allocator` value, not a `static` of this crate: see [`Filter`] for why.
 //! - [`KEYS`]/[`DATA`]: 128 Ki slots. A pointer lives in one of the [`WINDOW`] slots
@@ -213,6 +214,14 @@ pub(crate) fn remove(filter: &Filter, ptr: *mut u8) -> Option<Record> {
         }
     }
     None
+}
+
+/// True when `ptr` is a live sample (a read-only scan of its window). Only the owner
+/// of a block frees it, so the answer stays true until the owner removes it.
+pub(crate) fn contains(ptr: *mut u8) -> bool {
+    let ptr = ptr as usize;
+    let start = home(ptr);
+    (0..WINDOW).any(|i| KEYS.0[(start + i) & (SLOTS - 1)].load(Ordering::Acquire) == ptr)
 }
 
 /// Number of live samples recorded.
