@@ -20,17 +20,12 @@
 //!   ratios, printed with its quartiles.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use holmes_runtime::alloc::{self as halloc, Allocator};
 
 mod support;
-use support::{pairs_mt, quantile, thread_cpu, Overhead};
+use support::{hashmap_build_drop, pairs_mt, quantile, steady_glibc_heap, Overhead};
 
 static HOLMES: Allocator<System> = Allocator::system();
 static USE_HOLMES: AtomicBool = AtomicBool::new(false);
@@ -90,20 +85,6 @@ unsafe impl GlobalAlloc for Switch {
 #[global_allocator]
 static GLOBAL: Switch = Switch;
 
-#[inline(never)]
-fn hashmap_build_drop(n: usize) -> Duration {
-    let t = thread_cpu();
-    // A fixed hasher: every run builds the same table (RandomState would change the
-    // probe sequences, and the run time, from run to run).
-    let mut m: HashMap<String, String, BuildHasherDefault<DefaultHasher>> = HashMap::default();
-    for i in 0..n {
-        m.insert(format!("key-{i:08}"), format!("value-{i}-{}", i * 7));
-    }
-    black_box(&m);
-    drop(m);
-    thread_cpu() - t
-}
-
 struct Row {
     name: String,
     system: f64,
@@ -143,15 +124,7 @@ fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(halloc::DEFAULT_SAMPLE_RATE);
     halloc::set_sample_rate(rate);
-    // A steady-state heap, as in a long-running service: glibc keeps freed memory
-    // instead of unmapping and trimming it after every run, so page faults (the
-    // kernel's cost, the same on both sides, and most of the run-to-run noise) do not
-    // dilute the ratio. Without this the HashMap runs are ~2x longer.
-    // SAFETY: mallopt only sets glibc tunables.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-    }
+    steady_glibc_heap();
     let quick = std::env::var_os("HOLMES_BENCH_QUICK").is_some();
     let n: u64 = if quick { 200_000 } else { 500_000 };
     let rounds = if quick { 11 } else { 101 };

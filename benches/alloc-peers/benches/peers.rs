@@ -11,12 +11,18 @@
 //!   `jemalloc` runs switch it off. `--no-default-features` builds plain jemalloc.
 //! - `holmes<jemalloc>`: holmes wrapping jemalloc (prof inactive).
 //!
+//! - The realistic workload of issue #4, building and dropping a `HashMap<String,
+//!   String>` of 20 000 entries, through this binary's global allocator: a `Switch`
+//!   that forwards every call to the allocator under test (all of them pay the same
+//!   predictable dispatch).
+//!
 //! Timing and statistics are holmes' own alloc bench's (`holmes-runtime/benches/
 //! support/mod.rs`, included by path): every round runs each allocator once (the
 //! order rotates from round to round), and each overhead is the median of the
 //! per-round ratios to its baseline (System or jemalloc) with their quartiles.
 
-use std::alloc::System;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use holmes_runtime::alloc::{self as halloc, Allocator};
 use pprof_alloc::PprofAlloc;
@@ -24,7 +30,7 @@ use tikv_jemallocator::Jemalloc;
 
 #[path = "../../../holmes-runtime/benches/support/mod.rs"]
 mod support;
-use support::{pairs_mt, quantile, Overhead};
+use support::{hashmap_build_drop, pairs_mt, quantile, steady_glibc_heap, Overhead};
 
 static HOLMES: Allocator<System> = Allocator::system();
 static HOLMES_JE: Allocator<Jemalloc> = Allocator::new(Jemalloc);
@@ -38,6 +44,7 @@ static JE: Jemalloc = Jemalloc;
 pub static MALLOC_CONF: &u8 = &b"prof:true,prof_active:false,lg_prof_sample:19\0"[0];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
 enum Which {
     System,
     Holmes,
@@ -58,6 +65,63 @@ impl Which {
             Which::HolmesJemalloc => "holmes<jemalloc>",
         }
     }
+}
+
+/// The allocator the global `Switch` forwards to; `System` outside the map runs.
+static GLOBAL_MODE: AtomicU8 = AtomicU8::new(Which::System as u8);
+
+/// Calls `$f` on the allocator selected by `GLOBAL_MODE`.
+macro_rules! dispatch {
+    ($f:ident($($a:expr),*)) => {
+        match GLOBAL_MODE.load(Ordering::Relaxed) {
+            m if m == Which::Holmes as u8 => HOLMES.$f($($a),*),
+            m if m == Which::PprofAlloc as u8 => PPROF.$f($($a),*),
+            m if m == Which::Jemalloc as u8 || m == Which::JemallocProf as u8 => JE.$f($($a),*),
+            m if m == Which::HolmesJemalloc as u8 => HOLMES_JE.$f($($a),*),
+            _ => System.$f($($a),*),
+        }
+    };
+}
+
+struct Switch;
+
+// SAFETY: every call is forwarded unchanged to one allocator. The mode changes only
+// around a map run, which frees everything it allocated before it ends, so a block is
+// always freed by the allocator that allocated it.
+unsafe impl GlobalAlloc for Switch {
+    #[inline]
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        // SAFETY: caller's contract.
+        unsafe { dispatch!(alloc(l)) }
+    }
+    #[inline]
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: caller's contract.
+        unsafe { dispatch!(dealloc(p, l)) }
+    }
+    #[inline]
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        // SAFETY: caller's contract.
+        unsafe { dispatch!(alloc_zeroed(l)) }
+    }
+    #[inline]
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        // SAFETY: caller's contract.
+        unsafe { dispatch!(realloc(p, l, n)) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Switch = Switch;
+
+/// One map build+drop through `w` as the global allocator, in ms.
+fn run_map(w: Which, entries: usize) -> f64 {
+    set_jemalloc_prof(w == Which::JemallocProf);
+    GLOBAL_MODE.store(w as u8, Ordering::Relaxed);
+    let d = hashmap_build_drop(entries);
+    GLOBAL_MODE.store(Which::System as u8, Ordering::Relaxed);
+    set_jemalloc_prof(false);
+    d.as_secs_f64() * 1e3
 }
 
 fn set_jemalloc_prof(on: bool) {
@@ -85,6 +149,7 @@ fn run(w: Which, size: usize, n: u64, threads: usize) -> f64 {
 
 fn main() {
     halloc::set_sample_rate(halloc::DEFAULT_SAMPLE_RATE);
+    steady_glibc_heap();
     let quick = std::env::var_os("HOLMES_BENCH_QUICK").is_some();
     let n: u64 = if quick { 100_000 } else { 300_000 };
     let rounds = if quick { 9 } else { 61 };
@@ -114,37 +179,63 @@ fn main() {
     #[cfg(not(feature = "jemalloc-prof"))]
     println!("jemalloc: plain build (no profiling)");
 
+    let entries = 20_000;
+    let map_rounds = if quick { 11 } else { 101 };
+    let base_of = |w: Which| match w {
+        Which::System | Which::Holmes | Which::PprofAlloc => Which::System,
+        _ => Which::Jemalloc,
+    };
+    // (title, one run, rounds, whether each measured run follows an unmeasured one of
+    // the same allocator)
+    type Case = (String, Box<dyn Fn(Which) -> f64>, usize, bool);
+    let mut cases: Vec<Case> = Vec::new();
     for (size, label) in [(64usize, "64 B"), (4096, "4 KiB")] {
         for threads in [1usize, 2] {
-            for &w in &all {
-                run(w, size, n / 10, threads); // warm-up
-            }
-            let mut res: Vec<Vec<f64>> = vec![Vec::new(); all.len()];
-            for r in 0..rounds {
-                for k in 0..all.len() {
-                    let i = (k + r) % all.len();
-                    res[i].push(run(all[i], size, n, threads));
+            cases.push((
+                format!("{label} alloc+free pair, {threads} thread(s): ns/pair"),
+                Box::new(move |w| run(w, size, n, threads)),
+                rounds,
+                false,
+            ));
+        }
+    }
+    cases.push((
+        format!("HashMap<String,String> {}k build+drop: ms", entries / 1000),
+        Box::new(move |w| run_map(w, entries)),
+        map_rounds,
+        // A map run leaves the heap shaped by the allocator that ran it; without a run
+        // of its own first, each allocator would be measured on the heap its
+        // predecessor in the rotation left (measured: up to 6 % apart).
+        true,
+    ));
+    for (title, case, rounds, warm_each) in &cases {
+        for &w in &all {
+            case(w); // warm-up
+        }
+        let mut res: Vec<Vec<f64>> = vec![Vec::new(); all.len()];
+        for r in 0..*rounds {
+            for k in 0..all.len() {
+                let i = (k + r) % all.len();
+                if *warm_each {
+                    case(all[i]);
                 }
+                res[i].push(case(all[i]));
             }
-            println!();
+        }
+        println!();
+        println!(
+            "{title} (median of {rounds} rounds), overhead = median of per-round ratios \
+             [quartiles]"
+        );
+        for (i, &w) in all.iter().enumerate() {
+            let b = all.iter().position(|&x| x == base_of(w)).expect("baseline");
             println!(
-                "{label} alloc+free pair, {threads} thread(s): ns/pair (median of {rounds} \
-                 rounds), overhead = median of per-round ratios [quartiles]"
+                "  {:<18} {:>8.2}   vs {:<9} {}",
+                w.name(),
+                quantile(&res[i], 0.5),
+                base_of(w).name(),
+                Overhead::paired(&res[b], &res[i]),
             );
-            let base_of = |w: Which| match w {
-                Which::System | Which::Holmes | Which::PprofAlloc => Which::System,
-                _ => Which::Jemalloc,
-            };
-            for (i, &w) in all.iter().enumerate() {
-                let b = all.iter().position(|&x| x == base_of(w)).expect("baseline");
-                println!(
-                    "  {:<18} {:>8.2}   vs {:<9} {}",
-                    w.name(),
-                    quantile(&res[i], 0.5),
-                    base_of(w).name(),
-                    Overhead::paired(&res[b], &res[i]),
-                );
-            }
         }
     }
     let s = halloc::stats();

@@ -12,6 +12,9 @@
 #![allow(dead_code)] // each bench uses its own subset
 
 use std::alloc::{GlobalAlloc, Layout};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -41,6 +44,36 @@ pub fn pairs<A: GlobalAlloc>(a: &A, size: usize, n: u64) -> Duration {
         }
     }
     thread_cpu() - t
+}
+
+/// The "realistic allocation-heavy workload" of issue #4: builds and drops a
+/// `HashMap<String, String>` of `n` entries (`format!`ed keys and values: per entry
+/// two allocations, two reallocations as the strings grow, two frees) through the
+/// global allocator; returns the thread CPU time it took.
+#[inline(never)]
+pub fn hashmap_build_drop(n: usize) -> Duration {
+    let t = thread_cpu();
+    // A fixed hasher: every run builds the same table (RandomState would change the
+    // probe sequences, and the run time, from run to run).
+    let mut m: HashMap<String, String, BuildHasherDefault<DefaultHasher>> = HashMap::default();
+    for i in 0..n {
+        m.insert(format!("key-{i:08}"), format!("value-{i}-{}", i * 7));
+    }
+    black_box(&m);
+    drop(m);
+    thread_cpu() - t
+}
+
+/// A steady-state heap, as in a long-running service: glibc keeps freed memory
+/// instead of unmapping and trimming it after every run, so page faults (the kernel's
+/// cost, the same on both sides, and most of the run-to-run noise) do not dilute the
+/// ratio. Without this the HashMap runs are ~2x longer.
+pub fn steady_glibc_heap() {
+    // SAFETY: mallopt only sets glibc tunables.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
 }
 
 /// ns per pair per thread, `threads` threads running [`pairs`] at once.
