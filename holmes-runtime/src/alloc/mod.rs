@@ -314,9 +314,9 @@ impl<A: GlobalAlloc> Allocator<A> {
             }
             return p;
         }
-        // Into or out of a shifted block, both below `SHIFT_LIMIT`: a new block, a
-        // bounded copy, then the old block is freed. If the new block cannot be had,
-        // the old one is untouched and still recorded.
+        // Into or out of a shifted block: a new block, a copy of at most `SHIFT_LIMIT`
+        // bytes (the shifted side is below it), then the old block is freed. If the
+        // new block cannot be had, the old one is untouched and still recorded.
         // SAFETY: `new_layout` has a non-zero size (our caller's contract).
         let p = match rate.and_then(|r| unsafe { self.alloc_sampled(new_layout, false, r) }) {
             Some(p) => p,
