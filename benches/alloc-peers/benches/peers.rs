@@ -9,6 +9,10 @@
 //!   `prof:true,prof_active:false,lg_prof_sample:19`; the `jemalloc+prof` runs switch
 //!   `prof.active` on (sampling every 512 KiB on average, like Go and holmes), the
 //!   `jemalloc` runs switch it off. `--no-default-features` builds plain jemalloc.
+//!   Profiling compiled in and `prof:true` already slow jemalloc down (measured: its
+//!   64 B pair ~2x plain jemalloc's, even inactive), so the cost of jemalloc's
+//!   profiler over plain jemalloc is read across the two builds through System,
+//!   measured in both: (jemalloc+prof / System) / (plain jemalloc / System).
 //! - `holmes<jemalloc>`: holmes wrapping jemalloc (prof inactive).
 //!
 //! - The realistic workload of issue #4, building and dropping a `HashMap<String,
