@@ -191,12 +191,19 @@ fn main() {
     };
     // (title, one run, rounds, whether each measured run follows an unmeasured one of
     // the same allocator)
-    type Case = (String, Box<dyn Fn(Which) -> f64>, usize, bool);
+    type Case = (String, &'static str, Box<dyn Fn(Which) -> f64>, usize, bool);
     let mut cases: Vec<Case> = Vec::new();
     for (size, label) in [(64usize, "64 B"), (4096, "4 KiB")] {
         for threads in [1usize, 2] {
+            let short = match (size, threads) {
+                (64, 1) => "pair-64B-1t",
+                (64, _) => "pair-64B-2t",
+                (_, 1) => "pair-4KiB-1t",
+                _ => "pair-4KiB-2t",
+            };
             cases.push((
                 format!("{label} alloc+free pair, {threads} thread(s): ns/pair"),
+                short,
                 Box::new(move |w| run(w, size, n, threads)),
                 rounds,
                 false,
@@ -205,6 +212,7 @@ fn main() {
     }
     cases.push((
         format!("HashMap<String,String> {}k build+drop: ms", entries / 1000),
+        "map",
         Box::new(move |w| run_map(w, entries)),
         map_rounds,
         // A map run leaves the heap shaped by the allocator that ran it; without a run
@@ -212,7 +220,7 @@ fn main() {
         // predecessor in the rotation left (measured: up to 6 % apart).
         true,
     ));
-    for (title, case, rounds, warm_each) in &cases {
+    for (title, short, case, rounds, warm_each) in &cases {
         for &w in &all {
             case(w); // warm-up
         }
@@ -239,6 +247,20 @@ fn main() {
                 quantile(&res[i], 0.5),
                 base_of(w).name(),
                 Overhead::paired(&res[b], &res[i]),
+            );
+        }
+        // For comparisons across the two jemalloc builds (see the module docs): every
+        // allocator's paired ratio to System, one parseable line each.
+        let sys = all
+            .iter()
+            .position(|&x| x == Which::System)
+            .expect("System");
+        for (i, &w) in all.iter().enumerate() {
+            println!(
+                "  ratio-to-System\t{}\t{}\t{:.4}",
+                short,
+                w.name(),
+                1.0 + Overhead::paired(&res[sys], &res[i]).median / 100.0
             );
         }
     }
