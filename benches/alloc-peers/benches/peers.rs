@@ -189,8 +189,8 @@ fn main() {
         Which::System | Which::Holmes | Which::PprofAlloc => Which::System,
         _ => Which::Jemalloc,
     };
-    // (title, one run, rounds, whether each measured run follows an unmeasured one of
-    // the same allocator)
+    // (title, short name for the ratio lines, one run, rounds, whether each measured
+    // run follows an unmeasured one of the same allocator)
     type Case = (String, &'static str, Box<dyn Fn(Which) -> f64>, usize, bool);
     let mut cases: Vec<Case> = Vec::new();
     for (size, label) in [(64usize, "64 B"), (4096, "4 KiB")] {
