@@ -294,8 +294,9 @@ impl<A: GlobalAlloc> Allocator<A> {
         if !old_shifted && !new_shifted {
             // The wrapped allocator moves the block (in place when it can, by
             // remapping big ones). Remove the old sample before the block can move and
-            // its address be reused.
-            let old = if self.filter.maybe_sampled(ptr) {
+            // its address be reused. (A block of a shiftable layout that is not a
+            // shifted sample is no sample at all.)
+            let old = if !shiftable(layout) && self.filter.maybe_sampled(ptr) {
                 free_slow(&self.filter, ptr)
             } else {
                 None
