@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use holmes_runtime::alloc::{self as halloc, Allocator};
 
 mod support;
-use support::{hashmap_build_drop, pairs_mt, quantile, steady_glibc_heap, Overhead};
+use support::{hashmap_build_drop, pairs, pairs_mt, quantile, steady_glibc_heap, Overhead};
 
 static HOLMES: Allocator<System> = Allocator::system();
 static USE_HOLMES: AtomicBool = AtomicBool::new(false);
@@ -116,6 +116,37 @@ fn ab(name: &str, unit: &'static str, rounds: usize, mut run: impl FnMut(bool) -
     }
 }
 
+/// `HOLMES_BENCH_COUNT=<case>-<side>:<n>` runs one side of one case `n` times and
+/// nothing else, for counting instructions under `valgrind --tool=callgrind` (see
+/// `benches/instructions.sh`): `map` is one 20 000-entry build+drop, `pair64` 100 000
+/// alloc+free pairs of 64 B; `side` is `system` or `holmes`.
+fn count_only(spec: &str) {
+    let (what, n) = spec
+        .split_once(':')
+        .expect("HOLMES_BENCH_COUNT=<case>-<side>:<n>");
+    let n: usize = n.parse().expect("a count");
+    let holmes = match what.rsplit_once('-') {
+        Some((_, "holmes")) => true,
+        Some((_, "system")) => false,
+        _ => panic!("side: system or holmes"),
+    };
+    for _ in 0..n {
+        if what.starts_with("map-") {
+            USE_HOLMES.store(holmes, Ordering::Relaxed);
+            hashmap_build_drop(20_000);
+            USE_HOLMES.store(false, Ordering::Relaxed);
+        } else if what.starts_with("pair64-") {
+            if holmes {
+                pairs(&HOLMES, 64, 100_000);
+            } else {
+                pairs(&System, 64, 100_000);
+            }
+        } else {
+            panic!("case: map or pair64");
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
     // HOLMES_BENCH_RATE overrides the rate (e.g. 1 to measure the cost of a sample).
@@ -125,6 +156,10 @@ fn main() {
         .unwrap_or(halloc::DEFAULT_SAMPLE_RATE);
     halloc::set_sample_rate(rate);
     steady_glibc_heap();
+    if let Ok(spec) = std::env::var("HOLMES_BENCH_COUNT") {
+        count_only(&spec);
+        return;
+    }
     let quick = std::env::var_os("HOLMES_BENCH_QUICK").is_some();
     let n: u64 = if quick { 200_000 } else { 500_000 };
     let rounds = if quick { 11 } else { 101 };

@@ -34,7 +34,7 @@ use tikv_jemallocator::Jemalloc;
 
 #[path = "../../../holmes-runtime/benches/support/mod.rs"]
 mod support;
-use support::{hashmap_build_drop, pairs_mt, quantile, steady_glibc_heap, Overhead};
+use support::{hashmap_build_drop, pairs, pairs_mt, quantile, steady_glibc_heap, Overhead};
 
 static HOLMES: Allocator<System> = Allocator::system();
 static HOLMES_JE: Allocator<Jemalloc> = Allocator::new(Jemalloc);
@@ -151,9 +151,56 @@ fn run(w: Which, size: usize, n: u64, threads: usize) -> f64 {
     ns
 }
 
+/// `HOLMES_BENCH_COUNT=<case>:<allocator>:<n>` runs one case through one allocator `n`
+/// times on this thread and nothing else, for counting instructions under valgrind
+/// (`benches/instructions.sh`): `map` is one 20 000-entry build+drop, `pair64` /
+/// `pair4k` 100 000 alloc+free pairs; the allocator is named as in the tables.
+fn count_only(spec: &str) {
+    let mut it = spec.split(':');
+    let (case, name, n) = match (it.next(), it.next(), it.next()) {
+        (Some(c), Some(a), Some(n)) => (c, a, n.parse::<usize>().expect("a count")),
+        _ => panic!("HOLMES_BENCH_COUNT=<case>:<allocator>:<n>"),
+    };
+    let w = [
+        Which::System,
+        Which::Holmes,
+        Which::PprofAlloc,
+        Which::Jemalloc,
+        Which::JemallocProf,
+        Which::HolmesJemalloc,
+    ]
+    .into_iter()
+    .find(|w| w.name() == name)
+    .expect("allocator: a name from the tables");
+    for _ in 0..n {
+        let size = match case {
+            "map" => {
+                run_map(w, 20_000);
+                continue;
+            }
+            "pair64" => 64,
+            "pair4k" => 4096,
+            _ => panic!("case: map, pair64 or pair4k"),
+        };
+        set_jemalloc_prof(w == Which::JemallocProf);
+        match w {
+            Which::System => pairs(&System, size, 100_000),
+            Which::Holmes => pairs(&HOLMES, size, 100_000),
+            Which::PprofAlloc => pairs(&PPROF, size, 100_000),
+            Which::Jemalloc | Which::JemallocProf => pairs(&JE, size, 100_000),
+            Which::HolmesJemalloc => pairs(&HOLMES_JE, size, 100_000),
+        };
+        set_jemalloc_prof(false);
+    }
+}
+
 fn main() {
     halloc::set_sample_rate(halloc::DEFAULT_SAMPLE_RATE);
     steady_glibc_heap();
+    if let Ok(spec) = std::env::var("HOLMES_BENCH_COUNT") {
+        count_only(&spec);
+        return;
+    }
     let quick = std::env::var_os("HOLMES_BENCH_QUICK").is_some();
     let n: u64 = if quick { 100_000 } else { 300_000 };
     let rounds = if quick { 9 } else { 61 };
