@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use holmes_runtime::alloc::{self as halloc, Allocator};
 
+mod common;
+use common::{check_pattern, fill_pattern};
+
 /// Hands out blocks 8 bytes into a 16-aligned `System` block when the alignment
 /// allows it, with the requested size written in front, and counts every call that
 /// comes back with another address or layout.
@@ -77,21 +80,6 @@ static S: Allocator = Allocator::system();
 /// One test at a time: they change the process-wide sample rate.
 static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn fill(p: *mut u8, len: usize, seed: u8) {
-    for i in 0..len {
-        // SAFETY: `p` has at least `len` bytes.
-        unsafe { p.add(i).write(seed.wrapping_add((i % 251) as u8)) };
-    }
-}
-
-fn check(p: *mut u8, len: usize, seed: u8) {
-    for i in 0..len {
-        // SAFETY: `p` has at least `len` bytes.
-        let b = unsafe { p.add(i).read() };
-        assert_eq!(b, seed.wrapping_add((i % 251) as u8), "byte {i} of {len}");
-    }
-}
-
 #[test]
 fn samples_are_matched_over_an_allocator_with_8_aligned_blocks() {
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -110,13 +98,15 @@ fn samples_are_matched_over_an_allocator_with_8_aligned_blocks() {
                     let p = unsafe { H.alloc(layout) };
                     assert!(!p.is_null());
                     assert_eq!(p as usize % align, 0);
-                    fill(p, from, seed);
+                    // SAFETY: `p` holds at least that many bytes.
+                    unsafe { fill_pattern(p, from, seed) };
                     halloc::set_sample_rate(if pattern & 2 == 2 { 1 } else { 0 });
                     // SAFETY: `p` was allocated by `H` with `layout`; `to` is non-zero.
                     let q = unsafe { H.realloc(p, layout, to) };
                     assert!(!q.is_null());
                     assert_eq!(q as usize % align, 0, "realloc keeps the alignment");
-                    check(q, from.min(to), seed);
+                    // SAFETY: `q` holds at least that many bytes.
+                    unsafe { check_pattern(q, from.min(to), seed) };
                     halloc::set_sample_rate(0);
                     // SAFETY: `q` holds `to` bytes with `align`.
                     unsafe { H.dealloc(q, Layout::from_size_align(to, align).expect("layout")) };
@@ -170,14 +160,16 @@ fn small_samples_are_shifted_and_the_rest_are_not() {
             // SAFETY: non-zero size; freed below with its layout.
             let p = unsafe { S.alloc(layout) };
             assert!(!p.is_null());
-            fill(p, size, 3);
+            // SAFETY: `p` holds at least that many bytes.
+            unsafe { fill_pattern(p, size, 3) };
             let bit3 = p as usize & 8 != 0;
             assert_eq!(
                 bit3,
                 shifted && rate == 1,
                 "{size} B align {align} at rate {rate}"
             );
-            check(p, size, 3);
+            // SAFETY: `p` holds at least that many bytes.
+            unsafe { check_pattern(p, size, 3) };
             // SAFETY: allocated just above with `layout`.
             unsafe { S.dealloc(p, layout) };
         }

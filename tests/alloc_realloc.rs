@@ -8,26 +8,14 @@ use std::alloc::{alloc, alloc_zeroed, dealloc, realloc, Layout};
 
 use holmes_runtime::alloc::{self as halloc, Allocator};
 
+mod common;
+use common::{check_pattern, fill_pattern};
+
 #[global_allocator]
 static A: Allocator = Allocator::system();
 
 /// One test at a time: they change the process-wide sample rate.
 static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn fill(p: *mut u8, len: usize, seed: u8) {
-    for i in 0..len {
-        // SAFETY: `p` has at least `len` bytes.
-        unsafe { p.add(i).write(seed.wrapping_add((i % 251) as u8)) };
-    }
-}
-
-fn check(p: *mut u8, len: usize, seed: u8) {
-    for i in 0..len {
-        // SAFETY: `p` has at least `len` bytes.
-        let b = unsafe { p.add(i).read() };
-        assert_eq!(b, seed.wrapping_add((i % 251) as u8), "byte {i} of {len}");
-    }
-}
 
 #[test]
 fn realloc_keeps_contents_and_forgets_samples_across_sampling_changes() {
@@ -57,13 +45,15 @@ fn realloc_keeps_contents_and_forgets_samples_across_sampling_changes() {
                 let p = unsafe { alloc(layout) };
                 assert!(!p.is_null());
                 assert_eq!(p as usize % align, 0);
-                fill(p, from, seed);
+                // SAFETY: `p` holds at least that many bytes.
+                unsafe { fill_pattern(p, from, seed) };
                 halloc::set_sample_rate(if to % 2 == 0 { 1 } else { 0 });
                 // SAFETY: `p` was allocated with `layout`; `to` is non-zero.
                 let q = unsafe { realloc(p, layout, to) };
                 assert!(!q.is_null());
                 assert_eq!(q as usize % align, 0, "realloc keeps the alignment");
-                check(q, from.min(to), seed);
+                // SAFETY: `q` holds at least that many bytes.
+                unsafe { check_pattern(q, from.min(to), seed) };
                 halloc::set_sample_rate(0);
                 // SAFETY: `q` holds `to` bytes with `layout.align()`.
                 unsafe { dealloc(q, Layout::from_size_align(to, align).expect("layout")) };

@@ -121,3 +121,27 @@ pub fn mode(path: &Path) -> u32 {
         .mode()
         & 0o777
 }
+
+/// Writes a recognisable byte pattern (depending on `seed` and the offset) into
+/// `len` bytes at `p`; [`check_pattern`] verifies it.
+///
+/// # Safety
+/// `p` must be valid for writes of `len` bytes.
+pub unsafe fn fill_pattern(p: *mut u8, len: usize, seed: u8) {
+    for i in 0..len {
+        // SAFETY: `p` has at least `len` bytes (caller's contract).
+        unsafe { p.add(i).write(seed.wrapping_add((i % 251) as u8)) };
+    }
+}
+
+/// Panics unless the `len` bytes at `p` hold [`fill_pattern`]'s pattern for `seed`.
+///
+/// # Safety
+/// `p` must be valid for reads of `len` bytes.
+pub unsafe fn check_pattern(p: *const u8, len: usize, seed: u8) {
+    for i in 0..len {
+        // SAFETY: `p` has at least `len` bytes (caller's contract).
+        let b = unsafe { p.add(i).read() };
+        assert_eq!(b, seed.wrapping_add((i % 251) as u8), "byte {i} of {len}");
+    }
+}
