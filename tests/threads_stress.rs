@@ -205,9 +205,24 @@ fn stress(dumps: usize, budget: Duration) {
     let me = tid();
     let start = Instant::now();
     let mut slowest = Duration::ZERO;
+    let mut slowest_unanswered: Vec<String> = Vec::new();
     for i in 0..dumps {
         let dump = dump_threads_with_timeout(Duration::from_secs(2)).expect("dump");
-        slowest = slowest.max(dump.capture_duration);
+        if dump.capture_duration > slowest {
+            slowest = dump.capture_duration;
+            // What the slowest dump did not capture, for the assertion below.
+            slowest_unanswered = dump
+                .threads
+                .iter()
+                .filter(|t| t.status != StackStatus::Captured)
+                .map(|t| {
+                    format!(
+                        "dump {i}: {} {:?} {:?} {:?}",
+                        t.tid, t.name, t.state, t.status
+                    )
+                })
+                .collect();
+        }
         check(&dump, &long_lived, blocker, me);
         if i % 250 == 0 {
             // Rendering (symbolization) must work on a dump taken under load.
@@ -225,7 +240,7 @@ fn stress(dumps: usize, budget: Duration) {
     // whole deadline (2 s here).
     assert!(
         slowest < Duration::from_secs(1),
-        "slowest dump took {slowest:?}"
+        "slowest dump took {slowest:?}; not captured in it: {slowest_unanswered:#?}"
     );
     load.stop.store(true, Ordering::Relaxed);
     for h in load.handles {

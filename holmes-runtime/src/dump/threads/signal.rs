@@ -645,8 +645,11 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     // 3. Wait for the rest, or the deadline. A thread that exits after it was
     //    signalled never answers, and one that blocks the signal answers only when it
     //    unblocks it: probe the stragglers so neither costs the whole deadline.
-    let sent_at = Instant::now();
-    let mut masks_checked = false;
+    // Signal masks are read every 10 ms, not once: a thread may only block the
+    // signal and fall asleep after the first look (found by `tests/threads_stress.rs`:
+    // a thread still setting up at the first check cost the dump its whole deadline).
+    const MASK_PERIOD: Duration = Duration::from_millis(10);
+    let mut next_mask_check = Instant::now() + MASK_PERIOD;
     loop {
         let left = pool.remaining.load(Ordering::Acquire);
         let now = Instant::now();
@@ -661,8 +664,10 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         if pool.remaining.load(Ordering::Acquire) == 0 {
             break;
         }
-        let check_masks = !masks_checked && sent_at.elapsed() >= Duration::from_millis(10);
-        masks_checked |= check_masks;
+        let check_masks = Instant::now() >= next_mask_check;
+        if check_masks {
+            next_mask_check = Instant::now() + MASK_PERIOD;
+        }
         for &k in &deferred {
             let e = &mut entries[k];
             let Some(i) = e.slot else { continue };
