@@ -6,10 +6,10 @@
 //! - [`Filter`]: 64 Ki one-byte counters (64 KiB), one per 64 bytes of address space
 //!   (wrapping every 4 MiB, the bits above 64 KiB folded in); a counter is the number
 //!   of live samples starting in its 64 bytes (saturating at 255, then sticky).
-//!   A free that asks the filter (blocks not settled by the shift test, see
-//!   `alloc`'s module docs) and reads 0 is known not to be sampled
-//!   after one relaxed load, with no shared write. The filter is a field of the
-//!   `Allocator` value, not a `static` of this crate: see [`Filter`] for why.
+//!   A free that asks the filter (blocks not settled by the shift test, see `alloc`'s
+//!   module docs) and reads 0 is known not to be sampled after one relaxed load, with
+//!   no shared write. The filter is a field of the `Allocator` value, not a `static`
+//!   of this crate: see [`Filter`] for why.
 //! - [`KEYS`]/[`DATA`]: 128 Ki slots. A pointer lives in one of the [`WINDOW`] slots
 //!   that follow its home slot (two cache lines). Lookups scan the whole window, so a
 //!   removed slot simply goes back to 0 (no tombstones, probe length fixed forever).
@@ -162,6 +162,12 @@ fn home(ptr: usize) -> usize {
     ((hash(ptr) >> (64 - FILTER_LOG2 - SLOTS_LOG2)) as usize) & (SLOTS - 1) & !7
 }
 
+/// The slot indices of `ptr`'s window, in probe order.
+fn window(ptr: usize) -> impl Iterator<Item = usize> {
+    let start = home(ptr);
+    (0..WINDOW).map(move |i| (start + i) & (SLOTS - 1))
+}
+
 /// Records `ptr` as a live sample, counted in `filter`. False when the table is full
 /// (the caller counts the drop).
 pub(crate) fn insert(filter: &Filter, ptr: *mut u8, rec: &Record) -> bool {
@@ -173,9 +179,7 @@ pub(crate) fn insert(filter: &Filter, ptr: *mut u8, rec: &Record) -> bool {
     if live() >= MAX_LIVE {
         return false;
     }
-    let start = home(ptr);
-    for i in 0..WINDOW {
-        let idx = (start + i) & (SLOTS - 1);
+    for idx in window(ptr) {
         let key = &KEYS.0[idx];
         if key.load(Ordering::Relaxed) == 0
             && key
@@ -197,9 +201,7 @@ pub(crate) fn insert(filter: &Filter, ptr: *mut u8, rec: &Record) -> bool {
 /// meanwhile.
 pub(crate) fn remove(filter: &Filter, ptr: *mut u8) -> Option<Record> {
     let ptr = ptr as usize;
-    let start = home(ptr);
-    for i in 0..WINDOW {
-        let idx = (start + i) & (SLOTS - 1);
+    for idx in window(ptr) {
         let key = &KEYS.0[idx];
         if key.load(Ordering::Acquire) == ptr {
             let rec = DATA[idx].load();
@@ -220,8 +222,7 @@ pub(crate) fn remove(filter: &Filter, ptr: *mut u8) -> Option<Record> {
 /// of a block frees it, so the answer stays true until the owner removes it.
 pub(crate) fn contains(ptr: *mut u8) -> bool {
     let ptr = ptr as usize;
-    let start = home(ptr);
-    (0..WINDOW).any(|i| KEYS.0[(start + i) & (SLOTS - 1)].load(Ordering::Acquire) == ptr)
+    window(ptr).any(|idx| KEYS.0[idx].load(Ordering::Acquire) == ptr)
 }
 
 /// Number of live samples recorded.
