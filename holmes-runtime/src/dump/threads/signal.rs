@@ -664,9 +664,10 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         if pool.remaining.load(Ordering::Acquire) == 0 {
             break;
         }
-        let check_masks = Instant::now() >= next_mask_check;
+        let now = Instant::now();
+        let check_masks = now >= next_mask_check;
         if check_masks {
-            next_mask_check = Instant::now() + MASK_PERIOD;
+            next_mask_check = now + MASK_PERIOD;
         }
         for &k in &deferred {
             let e = &mut entries[k];
