@@ -9,7 +9,8 @@
 #
 # Each allocator runs a case once with 1 and once with 11 repetitions; the difference
 # divided by 10 is the cost of one repetition without start-up. Cases: a HashMap of
-# 20 000 formatted strings built and dropped, 100 000 alloc+free pairs of 64 B / 4 KiB.
+# 20 000 formatted strings built and dropped (also with each allocator as the binary's
+# own global allocator), 100 000 alloc+free pairs of 64 B / 4 KiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
@@ -46,7 +47,15 @@ header() {
 }
 
 alloc_bin=$(cd holmes-runtime && bench_bin -p holmes-runtime --bench alloc)
-[ -x "$alloc_bin" ] || { echo "could not build the alloc bench" >&2; exit 1; }
+global_system=$(cd holmes-runtime && bench_bin -p holmes-runtime --bench global_system)
+global_holmes=$(cd holmes-runtime && bench_bin -p holmes-runtime --bench global_holmes)
+[ -x "$alloc_bin" ] && [ -x "$global_system" ] && [ -x "$global_holmes" ] ||
+    { echo "could not build the alloc benches" >&2; exit 1; }
+# The map as a program has it: each allocator the binary's own #[global_allocator]
+# (the alloc bench below reaches both through one switching allocator).
+header "map, #[global_allocator] holmes<System> vs #[global_allocator] System (per call = per entry)"
+row "holmes<System> vs System" 20000 \
+    "$(per_rep "$global_holmes" map)" "$(per_rep "$global_system" map)"
 for case in map pair64; do
     units=20000
     [ "$case" = pair64 ] && units=100000

@@ -76,6 +76,22 @@ pub fn steady_glibc_heap() {
     }
 }
 
+/// The body of the two direct-global-allocator binaries (`global_system.rs`,
+/// `global_holmes.rs`): `HOLMES_BENCH_COUNT=map:<n>` builds and drops the 20 000-entry
+/// map `n` times through whatever `#[global_allocator]` the binary has, for counting
+/// its instructions (`benches/instructions.sh`).
+pub fn count_map_main() {
+    let spec = std::env::var("HOLMES_BENCH_COUNT").unwrap_or_default();
+    let Some(n) = spec.strip_prefix("map:").and_then(|n| n.parse().ok()) else {
+        println!("an instruction-count target: run benches/instructions.sh");
+        return;
+    };
+    steady_glibc_heap();
+    for _ in 0..n {
+        hashmap_build_drop(20_000);
+    }
+}
+
 /// ns per pair per thread, `threads` threads running [`pairs`] at once.
 pub fn pairs_mt<A: GlobalAlloc + Sync>(a: &'static A, size: usize, n: u64, threads: usize) -> f64 {
     let handles: Vec<_> = (0..threads)
