@@ -54,11 +54,13 @@
 //!   of a wrapped allocator that aligns to 8 only), and every other block, ask a 64 KiB
 //!   counting filter: one relaxed byte load (one counter per 64 bytes of address
 //!   space, neighbouring blocks on neighbouring counters); zero means "not sampled" —
-//!   no shared write, no lock, no global counter. The filter is a field of the
-//!   [`Allocator`] value, so it sits in the user's `#[global_allocator]` static and the
-//!   inlined free path addresses it directly; as a `static` of this crate it would be
-//!   reached through the GOT, one more dependent load per free (+7 % on a 64 B pair).
-//!   Only when the counter is non-zero (a sampled block, a neighbour of one, or a
+//!   no shared write, no lock, no global counter. That ask is out of line: the
+//!   inlined free is two tests and a jump to the wrapped allocator, small enough not to
+//!   change what the compiler inlines around it, and its slow function takes
+//!   `__rust_dealloc`'s arguments in the same registers. The filter is a field of the
+//!   [`Allocator`] value (in the user's `#[global_allocator]` static, addressed
+//!   directly; a `static` of this crate is reached through the GOT, one more
+//!   dependent load). Only when the counter is non-zero (a sampled block, a neighbour of one, or a
 //!   block sharing the counter with a live sample: with `n` live samples, about
 //!   `n / 65536` of such frees) are the 16 keys of its window in the live table
 //!   scanned read-only; only a sampled free writes (one CAS to clear its key, counter
@@ -197,18 +199,18 @@ impl<A: GlobalAlloc> Allocator<A> {
         &self.inner
     }
 
-    /// The free fast path: false means `ptr`, allocated with `layout`, is certainly not
-    /// a live sample. For a shiftable layout the sampled blocks are shifted, so a clear
-    /// bit 3 settles it without a load; the wrapped allocator's own blocks have it
-    /// clear when it aligns them to 16 (glibc and musl on 64-bit targets, jemalloc
-    /// above 8 bytes), and when it does not, the filter answers as for any other block.
-    #[inline(always)]
+    /// False means `ptr`, allocated with `layout`, is certainly not a live sample. A
+    /// shiftable layout's samples are shifted, so a clear bit 3 settles it without a
+    /// load: the wrapped allocator's own blocks have it clear when it aligns them to
+    /// 16 (glibc and musl on 64-bit targets, jemalloc above 8 bytes). A set bit 3 (a
+    /// sample, or a block of an allocator that aligns to 8 only) and a layout that is
+    /// never shifted ask the filter.
+    ///
+    /// The inlined free and realloc paths make the same two tests as separate branches
+    /// to separate cold functions (see `dealloc`).
+    #[inline]
     fn maybe_sampled(&self, ptr: *mut u8, layout: Layout) -> bool {
-        if shiftable(layout) {
-            ptr as usize & SHIFT != 0 && self.filter.maybe_sampled(ptr)
-        } else {
-            self.filter.maybe_sampled(ptr)
-        }
+        (ptr as usize & SHIFT != 0 || !shiftable(layout)) && self.filter.maybe_sampled(ptr)
     }
 
     #[cold]
@@ -331,14 +333,47 @@ impl<A: GlobalAlloc> Allocator<A> {
         // was allocated with `layout`, and is freed once, here.
         unsafe {
             std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
-            self.dealloc_slow(ptr, layout);
+            self.dealloc_sampled(ptr, layout);
         }
         p
     }
 
+    /// The free path of a block the fast path could not clear. Its arguments are
+    /// `__rust_dealloc`'s, in the same registers (the allocator last), so the inlined
+    /// fast path jumps here without moving any: with `(&self, ptr, layout)` the
+    /// moves were made on every free, slow or not.
+    ///
+    /// # Safety
+    /// `GlobalAlloc::dealloc`'s, for `ptr` and the layout of `size` and `align`.
     #[cold]
     #[inline(never)]
-    unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout) {
+    unsafe fn dealloc_slow(ptr: *mut u8, size: usize, align: usize, this: &Self) {
+        // SAFETY: forwarded from our caller.
+        unsafe { this.dealloc_filtered(ptr, Layout::from_size_align_unchecked(size, align)) }
+    }
+
+    /// Frees a block that the free fast path could not clear: the filter decides.
+    ///
+    /// # Safety
+    /// `GlobalAlloc::dealloc`'s.
+    #[inline]
+    unsafe fn dealloc_filtered(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded from our caller.
+        unsafe {
+            if self.filter.maybe_sampled(ptr) {
+                self.dealloc_sampled(ptr, layout);
+            } else {
+                self.inner.dealloc(ptr, layout);
+            }
+        }
+    }
+
+    /// Frees a block that may be a sample.
+    ///
+    /// # Safety
+    /// `GlobalAlloc::dealloc`'s.
+    #[inline]
+    unsafe fn dealloc_sampled(&self, ptr: *mut u8, layout: Layout) {
         // The sample (if any) is removed first, so the address can be reused by another
         // thread at once. A recorded block of a shiftable layout is a shifted one.
         // SAFETY: forwarded from our caller's contract, with the address and layout
@@ -365,11 +400,7 @@ const SHIFT_LIMIT: usize = 64 << 10;
 /// 8 bytes into a 16-aligned block is still aligned for it) and below [`SHIFT_LIMIT`].
 #[inline(always)]
 fn shiftable(layout: Layout) -> bool {
-    // One compare for both: `align << 12` is below 64 Ki exactly when the alignment
-    // (a power of two) is at most 8, and an or of two values is below a power of two
-    // exactly when both are.
-    const _: () = assert!(SHIFT_LIMIT == (2 * SHIFT) << 12);
-    (layout.size() | (layout.align() << 12)) < SHIFT_LIMIT
+    layout.size() < SHIFT_LIMIT && layout.align() <= SHIFT
 }
 
 /// The wrapped allocator's layout of a shifted block of `layout` (shiftable).
@@ -465,15 +496,35 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
     // The slow paths are tail calls that take the original arguments, so the fast
     // paths keep nothing alive across a call: no frame beyond the frame pointer, no
     // saved registers, and the wrapped allocator is reached by a jump.
+    //
+    // Free and realloc test bit 3 first, then the layout, each branch marked cold.
+    // Written as one condition (`bit3 || !shiftable`), LLVM ordered the bit test last
+    // and computed it with `mov; and` instead of `test`, or merged the tests with
+    // `setcc`: one or two instructions more. The free path still reaches its slow
+    // function through one call (the labelled block): with a call per branch the
+    // inlined free grew enough that a `String` pair's drop was no longer inlined into
+    // `HashMap`'s drop loop (+6 instructions per map entry, more than the `mov` that
+    // LLVM still adds when a constant alignment leaves two tests). The filter's load
+    // stays out of line for the same reason. Realloc, reached through
+    // `__rust_realloc` from the standard library's growth paths, is not inlined: it
+    // keeps a call per branch and its `test`.
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if self.maybe_sampled(ptr, layout) {
+        'slow: {
+            if ptr as usize & SHIFT != 0 {
+                cold_path();
+                break 'slow;
+            }
+            if !shiftable(layout) {
+                cold_path();
+                break 'slow;
+            }
             // SAFETY: same contract as ours.
-            return unsafe { self.dealloc_slow(ptr, layout) };
+            return unsafe { self.inner.dealloc(ptr, layout) };
         }
         // SAFETY: same contract as ours.
-        unsafe { self.inner.dealloc(ptr, layout) }
+        unsafe { Self::dealloc_slow(ptr, layout.size(), layout.align(), self) }
     }
 
     #[inline]
@@ -483,7 +534,13 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
             // SAFETY: same contract as ours.
             return unsafe { self.realloc_slow(ptr, layout, new_size, true) };
         }
-        if self.maybe_sampled(ptr, layout) {
+        if ptr as usize & SHIFT != 0 {
+            cold_path();
+            // SAFETY: same contract as ours.
+            return unsafe { self.realloc_slow(ptr, layout, new_size, false) };
+        }
+        if !shiftable(layout) {
+            cold_path();
             // SAFETY: same contract as ours.
             return unsafe { self.realloc_slow(ptr, layout, new_size, false) };
         }
@@ -491,6 +548,12 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
         unsafe { self.inner.realloc(ptr, layout, new_size) }
     }
 }
+
+/// Marks the branch it is called in as unlikely (`std::hint::cold_path`, stable only
+/// since Rust 1.95; this is its implementation, for older compilers).
+#[cold]
+#[inline(always)]
+fn cold_path() {}
 
 /// Sets the mean number of bytes between samples: 0 turns sampling off, 1 samples
 /// every allocation (tests), the default is [`DEFAULT_SAMPLE_RATE`] (512 KiB, Go's).
