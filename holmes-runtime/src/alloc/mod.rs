@@ -497,17 +497,14 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
     // paths keep nothing alive across a call: no frame beyond the frame pointer, no
     // saved registers, and the wrapped allocator is reached by a jump.
     //
-    // Free and realloc test bit 3 first, then the layout, each branch marked cold.
-    // Written as one condition (`bit3 || !shiftable`), LLVM ordered the bit test last
-    // and computed it with `mov; and` instead of `test`, or merged the tests with
-    // `setcc`: one or two instructions more. The free path still reaches its slow
-    // function through one call (the labelled block): with a call per branch the
-    // inlined free grew enough that a `String` pair's drop was no longer inlined into
-    // `HashMap`'s drop loop (+6 instructions per map entry, more than the `mov` that
-    // LLVM still adds when a constant alignment leaves two tests). The filter's load
-    // stays out of line for the same reason. Realloc, reached through
-    // `__rust_realloc` from the standard library's growth paths, is not inlined: it
-    // keeps a call per branch and its `test`.
+    // Free and realloc test bit 3 first, then the layout, and reach their slow
+    // function through one call (the labelled blocks), so the inlined free stays small:
+    // with a call per branch a `String` pair's drop was no longer inlined into
+    // `HashMap`'s drop loop (+6 instructions per map entry). Between the two tests,
+    // `branch_barrier` keeps LLVM from merging them into one condition, which it
+    // ordered bit test last and computed with `mov; and` instead of `test` (or with
+    // `setcc`): one or two instructions more per call. The filter's load stays out of
+    // line for the same reason.
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -516,6 +513,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
                 cold_path();
                 break 'slow;
             }
+            branch_barrier();
             if !shiftable(layout) {
                 cold_path();
                 break 'slow;
@@ -534,18 +532,21 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
             // SAFETY: same contract as ours.
             return unsafe { self.realloc_slow(ptr, layout, new_size, true) };
         }
-        if ptr as usize & SHIFT != 0 {
-            cold_path();
+        'slow: {
+            if ptr as usize & SHIFT != 0 {
+                cold_path();
+                break 'slow;
+            }
+            branch_barrier();
+            if !shiftable(layout) {
+                cold_path();
+                break 'slow;
+            }
             // SAFETY: same contract as ours.
-            return unsafe { self.realloc_slow(ptr, layout, new_size, false) };
-        }
-        if !shiftable(layout) {
-            cold_path();
-            // SAFETY: same contract as ours.
-            return unsafe { self.realloc_slow(ptr, layout, new_size, false) };
+            return unsafe { self.inner.realloc(ptr, layout, new_size) };
         }
         // SAFETY: same contract as ours.
-        unsafe { self.inner.realloc(ptr, layout, new_size) }
+        unsafe { self.realloc_slow(ptr, layout, new_size, false) }
     }
 }
 
@@ -554,6 +555,19 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
 #[cold]
 #[inline(always)]
 fn cold_path() {}
+
+/// Emits nothing, but LLVM keeps it where it is, so the branch before it cannot be
+/// folded into the one after it (an empty `asm!` block; `nomem`: it orders no memory
+/// accesses, so loads and stores around it are still optimised). Other targets do
+/// without it.
+#[inline(always)]
+fn branch_barrier() {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    // SAFETY: an empty instruction sequence that touches no memory, stack or flags.
+    unsafe {
+        std::arch::asm!("", options(nomem, nostack, preserves_flags));
+    }
+}
 
 /// Sets the mean number of bytes between samples: 0 turns sampling off, 1 samples
 /// every allocation (tests), the default is [`DEFAULT_SAMPLE_RATE`] (512 KiB, Go's).
