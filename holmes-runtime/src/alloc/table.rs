@@ -84,11 +84,12 @@ struct Keys([AtomicUsize; SLOTS]);
 /// The counting filter in front of the table.
 ///
 /// It is a field of [`super::Allocator`], so it lives in the user's
-/// `#[global_allocator]` static. The free fast path is inlined into the user's crate,
-/// and a `static` of that crate is addressed directly (`FILTER(%rip)`), while a
-/// `static` of this crate, seen from there, is reached through the GOT: one more
-/// dependent load on every free. Measured on a 64 B alloc+free pair over glibc: +7 %
-/// through the GOT, +0.3 % (noise) with the filter in the allocator value.
+/// `#[global_allocator]` static. It was read on every free when this was decided: a
+/// `static` of the user's crate is addressed directly (`FILTER(%rip)`), while a
+/// `static` of this crate, seen from the inlined free path, is reached through the
+/// GOT, one more dependent load (a 64 B pair over glibc measured +7 % through the GOT,
+/// +0.3 % in the allocator value). Since the shift test, only frees it cannot settle
+/// read the filter, out of line, where one more load hardly matters.
 ///
 /// Each allocator value counts its own samples in its own filter (the table behind
 /// is shared); a block is freed through the value that allocated it (the
@@ -101,7 +102,7 @@ impl Filter {
         Filter([const { AtomicU8::new(0) }; FILTER_LEN])
     }
 
-    /// The free fast path: false means `ptr` is certainly not a live sample.
+    /// False means `ptr` is certainly not a live sample: one relaxed byte load.
     #[inline(always)]
     pub(crate) fn maybe_sampled(&self, ptr: *mut u8) -> bool {
         self.0[filter_index(ptr as usize)].load(Ordering::Relaxed) != 0
@@ -140,7 +141,7 @@ const GRANULE_LOG2: u32 = 6;
 
 #[inline(always)]
 fn filter_index(ptr: usize) -> usize {
-    // Shifts and a xor, cheaper than a multiplicative hash on the free fast path, and
+    // Shifts and a xor, cheaper than a multiplicative hash on the free path, and
     // locality-preserving: within an aligned 64 KiB chunk neighbouring blocks use
     // neighbouring counters, so one cache line of the filter serves 4 KiB of heap and
     // the frees of a working set touch 1/64 of its size in filter lines. Folding in
