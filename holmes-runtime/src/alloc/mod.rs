@@ -204,13 +204,11 @@ impl<A: GlobalAlloc> Allocator<A> {
     /// load: the wrapped allocator's own blocks have it clear when it aligns them to
     /// 16 (glibc and musl on 64-bit targets, jemalloc above 8 bytes). A set bit 3 (a
     /// sample, or a block of an allocator that aligns to 8 only) and a layout that is
-    /// never shifted ask the filter.
-    ///
-    /// The inlined free and realloc paths make the same two tests as separate branches
-    /// to separate cold functions (see `dealloc`).
+    /// never shifted ask the filter. The inlined free and realloc paths make the first
+    /// two tests themselves ([`surely_plain`]).
     #[inline]
     fn maybe_sampled(&self, ptr: *mut u8, layout: Layout) -> bool {
-        (ptr as usize & SHIFT != 0 || !shiftable(layout)) && self.filter.maybe_sampled(ptr)
+        !surely_plain(ptr, layout) && self.filter.maybe_sampled(ptr)
     }
 
     #[cold]
@@ -497,27 +495,15 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
     // paths keep nothing alive across a call: no frame beyond the frame pointer, no
     // saved registers, and the wrapped allocator is reached by a jump.
     //
-    // Free and realloc test bit 3 first, then the layout, and reach their slow
-    // function through one call (the labelled blocks), so the inlined free stays small:
-    // with a call per branch a `String` pair's drop was no longer inlined into
-    // `HashMap`'s drop loop (+6 instructions per map entry). Between the two tests,
-    // `branch_barrier` keeps LLVM from merging them into one condition, which it
-    // ordered bit test last and computed with `mov; and` instead of `test` (or with
-    // `setcc`): one or two instructions more per call. The filter's load stays out of
-    // line for the same reason.
+    // Free and realloc clear the common block with `surely_plain` (two tests, no
+    // memory access) and reach their slow function through one call: with a call per
+    // failed test a `String` pair's drop was no longer inlined into `HashMap`'s drop
+    // loop (+6 instructions per map entry). The filter's load stays out of line for
+    // the same reason.
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        'slow: {
-            if ptr as usize & SHIFT != 0 {
-                cold_path();
-                break 'slow;
-            }
-            branch_barrier();
-            if !shiftable(layout) {
-                cold_path();
-                break 'slow;
-            }
+        if surely_plain(ptr, layout) {
             // SAFETY: same contract as ours.
             return unsafe { self.inner.dealloc(ptr, layout) };
         }
@@ -532,16 +518,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
             // SAFETY: same contract as ours.
             return unsafe { self.realloc_slow(ptr, layout, new_size, true) };
         }
-        'slow: {
-            if ptr as usize & SHIFT != 0 {
-                cold_path();
-                break 'slow;
-            }
-            branch_barrier();
-            if !shiftable(layout) {
-                cold_path();
-                break 'slow;
-            }
+        if surely_plain(ptr, layout) {
             // SAFETY: same contract as ours.
             return unsafe { self.inner.realloc(ptr, layout, new_size) };
         }
@@ -550,8 +527,31 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
     }
 }
 
-/// Marks the branch it is called in as unlikely (`std::hint::cold_path`, stable only
-/// since Rust 1.95; this is its implementation, for older compilers).
+/// The free and realloc fast paths' test: true when `ptr`, allocated with `layout`,
+/// is certainly not a live sample (bit 3 clear and a shiftable layout; anything else is
+/// decided out of line by [`Allocator::maybe_sampled`]).
+///
+/// Bit 3 first, then the layout, each failure marked cold, with `branch_barrier`
+/// between: without it LLVM merged the two into one condition, ordered the bit test
+/// last and computed it with `mov; and` instead of `test` (or with `setcc`), one or two
+/// instructions more per call.
+#[inline(always)]
+fn surely_plain(ptr: *mut u8, layout: Layout) -> bool {
+    if ptr as usize & SHIFT != 0 {
+        cold_path();
+        return false;
+    }
+    branch_barrier();
+    if !shiftable(layout) {
+        cold_path();
+        return false;
+    }
+    true
+}
+
+/// Marks the branch it is called in as unlikely: `std::hint::cold_path`, which is
+/// stable only since Rust 1.95, written the way it can be on the compilers this crate
+/// supports (a call to an empty `#[cold]` function).
 #[cold]
 #[inline(always)]
 fn cold_path() {}
