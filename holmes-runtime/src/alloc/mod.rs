@@ -199,18 +199,6 @@ impl<A: GlobalAlloc> Allocator<A> {
         &self.inner
     }
 
-    /// False means `ptr`, allocated with `layout`, is certainly not a live sample. A
-    /// shiftable layout's samples are shifted, so a clear bit 3 settles it without a
-    /// load: the wrapped allocator's own blocks have it clear when it aligns them to
-    /// 16 (glibc and musl on 64-bit targets, jemalloc above 8 bytes). A set bit 3 (a
-    /// sample, or a block of an allocator that aligns to 8 only) and a layout that is
-    /// never shifted ask the filter. The inlined free and realloc paths make the first
-    /// two tests themselves ([`surely_plain`]).
-    #[inline]
-    fn maybe_sampled(&self, ptr: *mut u8, layout: Layout) -> bool {
-        !surely_plain(ptr, layout) && self.filter.maybe_sampled(ptr)
-    }
-
     #[cold]
     #[inline(never)]
     unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
@@ -288,8 +276,10 @@ impl<A: GlobalAlloc> Allocator<A> {
         // SAFETY: the caller guarantees that `new_size`, rounded up to the alignment,
         // does not overflow `isize`.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        let old_shifted =
-            shiftable(layout) && self.maybe_sampled(ptr, layout) && table::contains(ptr);
+        let old_shifted = shiftable(layout)
+            && ptr as usize & SHIFT != 0
+            && self.filter.maybe_sampled(ptr)
+            && table::contains(ptr);
         let new_shifted = rate.is_some() && shiftable(new_layout);
         if !old_shifted && !new_shifted {
             // The wrapped allocator moves the block (in place when it can, by
@@ -336,32 +326,23 @@ impl<A: GlobalAlloc> Allocator<A> {
         p
     }
 
-    /// The free path of a block the fast path could not clear. Its arguments are
-    /// `__rust_dealloc`'s, in the same registers (the allocator last), so the inlined
-    /// fast path jumps here without moving any: with `(&self, ptr, layout)` the
-    /// moves were made on every free, slow or not.
+    /// The free path of a block that [`surely_plain`] could not clear: the filter
+    /// decides. Its arguments are `__rust_dealloc`'s, in the same registers (the
+    /// allocator last), so the inlined fast path jumps here without moving any: with
+    /// `(&self, ptr, layout)` the moves were made on every free, slow or not.
     ///
     /// # Safety
     /// `GlobalAlloc::dealloc`'s, for `ptr` and the layout of `size` and `align`.
     #[cold]
     #[inline(never)]
     unsafe fn dealloc_slow(ptr: *mut u8, size: usize, align: usize, this: &Self) {
-        // SAFETY: forwarded from our caller.
-        unsafe { this.dealloc_filtered(ptr, Layout::from_size_align_unchecked(size, align)) }
-    }
-
-    /// Frees a block that the free fast path could not clear: the filter decides.
-    ///
-    /// # Safety
-    /// `GlobalAlloc::dealloc`'s.
-    #[inline]
-    unsafe fn dealloc_filtered(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded from our caller.
+        // SAFETY: the layout `ptr` was allocated with; forwarded from our caller.
         unsafe {
-            if self.filter.maybe_sampled(ptr) {
-                self.dealloc_sampled(ptr, layout);
+            let layout = Layout::from_size_align_unchecked(size, align);
+            if this.filter.maybe_sampled(ptr) {
+                this.dealloc_sampled(ptr, layout);
             } else {
-                self.inner.dealloc(ptr, layout);
+                this.inner.dealloc(ptr, layout);
             }
         }
     }
@@ -528,8 +509,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
 }
 
 /// The free and realloc fast paths' test: true when `ptr`, allocated with `layout`,
-/// is certainly not a live sample (bit 3 clear and a shiftable layout; anything else is
-/// decided out of line by [`Allocator::maybe_sampled`]).
+/// is certainly not a live sample. A shiftable layout's samples are shifted, so a
+/// clear bit 3 settles it without a load: the wrapped allocator's own blocks have it
+/// clear when it aligns them to 16 (glibc and musl on 64-bit targets, jemalloc above 8
+/// bytes). A set bit 3 (a sample, or a block of an allocator that aligns to 8 only) and
+/// a layout that is never shifted are decided out of line, by the filter.
 ///
 /// Bit 3 first, then the layout, each failure marked cold, with `branch_barrier`
 /// between: without it LLVM merged the two into one condition, ordered the bit test
