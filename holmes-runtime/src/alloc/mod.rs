@@ -542,11 +542,11 @@ fn cold_path() {}
 
 /// Emits nothing, but LLVM keeps it where it is, so the branch before it cannot be
 /// folded into the one after it (an empty `asm!` block; `nomem`: it orders no memory
-/// accesses, so loads and stores around it are still optimised). Other targets do
-/// without it.
+/// accesses, so loads and stores around it are still optimised). Other targets, and
+/// Miri (which runs no inline assembly), do without it.
 #[inline(always)]
 fn branch_barrier() {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(miri)))]
     // SAFETY: an empty instruction sequence that touches no memory, stack or flags.
     unsafe {
         std::arch::asm!("", options(nomem, nostack, preserves_flags));
