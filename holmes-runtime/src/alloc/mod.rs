@@ -202,13 +202,24 @@ impl<A: GlobalAlloc> Allocator<A> {
     #[cold]
     #[inline(never)]
     unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        if let Some(rate) = sampler::expired(layout.size()) {
-            // SAFETY: same contract as ours.
+        // SAFETY: same contract as ours.
+        unsafe { self.alloc_rated(layout, zeroed, sampler::expired(layout.size())) }
+    }
+
+    /// Allocates a block for `layout`, recorded as a sample when `rate` says so and
+    /// there is room for it, else plain.
+    ///
+    /// # Safety
+    /// `layout` has a non-zero size.
+    #[inline]
+    unsafe fn alloc_rated(&self, layout: Layout, zeroed: bool, rate: Option<u64>) -> *mut u8 {
+        if let Some(rate) = rate {
+            // SAFETY: forwarded from our caller's contract.
             if let Some(p) = unsafe { self.alloc_sampled(layout, zeroed, rate) } {
                 return p;
             }
         }
-        // SAFETY: same contract as ours.
+        // SAFETY: forwarded from our caller's contract.
         unsafe { self.alloc_plain(layout, zeroed) }
     }
 
@@ -309,11 +320,7 @@ impl<A: GlobalAlloc> Allocator<A> {
         // bytes (the shifted side is below it), then the old block is freed. If the
         // new block cannot be had, the old one is untouched and still recorded.
         // SAFETY: `new_layout` has a non-zero size (our caller's contract).
-        let p = match rate.and_then(|r| unsafe { self.alloc_sampled(new_layout, false, r) }) {
-            Some(p) => p,
-            // SAFETY: as above.
-            None => unsafe { self.inner.alloc(new_layout) },
-        };
+        let p = unsafe { self.alloc_rated(new_layout, false, rate) };
         if p.is_null() {
             return p;
         }
