@@ -21,11 +21,7 @@ struct Odd;
 static LIVE: AtomicU64 = AtomicU64::new(0);
 static MISMATCHES: AtomicU64 = AtomicU64::new(0);
 
-fn outer(l: Layout) -> Layout {
-    Layout::from_size_align(l.size() + 16, l.align().max(16)).expect("layout")
-}
-
-/// Where `Odd` puts a block of `l` in its outer block: 8 bytes in when allowed.
+/// Where `Odd` puts a block of `l` in its System block: 8 bytes in when allowed.
 fn offset(l: Layout) -> usize {
     if l.align() <= 8 {
         8
@@ -34,17 +30,17 @@ fn offset(l: Layout) -> usize {
     }
 }
 
+/// The System block `Odd` carves a block of `l` from.
+fn outer(l: Layout) -> Layout {
+    Layout::from_size_align(l.size() + 16 + offset(l), l.align().max(16)).expect("layout")
+}
+
 // SAFETY: every block is carved from a System block of `outer(layout)`, at an offset
 // that keeps the requested alignment, with room for the requested size after it.
 unsafe impl GlobalAlloc for Odd {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         // SAFETY: non-zero size.
-        let base = unsafe {
-            System.alloc(
-                Layout::from_size_align(outer(l).size() + offset(l), outer(l).align())
-                    .expect("layout"),
-            )
-        };
+        let base = unsafe { System.alloc(outer(l)) };
         if base.is_null() {
             return base;
         }
@@ -65,11 +61,7 @@ unsafe impl GlobalAlloc for Odd {
                 return; // leak rather than corrupt the heap
             }
             LIVE.fetch_sub(1, Ordering::Relaxed);
-            System.dealloc(
-                p.sub(offset(l)),
-                Layout::from_size_align(outer(l).size() + offset(l), outer(l).align())
-                    .expect("layout"),
-            );
+            System.dealloc(p.sub(offset(l)), outer(l));
         }
     }
 }
