@@ -172,8 +172,8 @@ pub fn current_thread_bounds() -> Option<(usize, usize)> {
 /// range (a deeper call, the main thread's stack grew). Allocation-free and
 /// async-signal-safe.
 ///
-/// Tried first: `[sp, thread pointer)`, proven readable by one kernel call (see
-/// `tp.rs`; ~1 µs here), which covers every thread but the main one. Else the mapping
+/// Tried first: `[sp, thread pointer)`, proven readable by the kernel (see `tp.rs`;
+/// ~4 µs here), which covers every thread but the main one. Else the mapping
 /// that contains `sp`, from `/proc/self/maps` ([`maps::find_mapping`]): ~40 µs here
 /// and longer the more mappings a process has, paid (before the thread-pointer way)
 /// by every new thread on its first heap sample, inside an allocation.
