@@ -486,10 +486,7 @@ impl Dumper {
 /// every stack holmes captures. Returns the warning to log, if any.
 #[inline(never)]
 pub(crate) fn frame_pointer_check(sym: &mut Symbolizer) -> Option<String> {
-    if !cfg!(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    )) {
+    if !cfg!(linux_stack_walk) {
         return None;
     }
     let mut st = crate::stack::Stack::empty();

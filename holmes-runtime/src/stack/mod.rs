@@ -19,16 +19,10 @@
 //! return addresses so that the call site, not the next line, is reported.
 
 pub mod maps;
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(linux_stack_walk)]
 mod tp;
 
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(linux_stack_walk)]
 use tp::below_thread_pointer;
 
 use std::cell::Cell;
@@ -190,10 +184,7 @@ pub fn thread_bounds_containing(sp: usize) -> Option<(usize, usize)> {
     found
 }
 
-#[cfg(not(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
+#[cfg(not(linux_stack_walk))]
 fn below_thread_pointer(_sp: usize, _cached: (usize, usize)) -> Option<(usize, usize)> {
     None
 }
@@ -265,7 +256,7 @@ pub unsafe fn follows_call(ret: usize, (lo, hi): (usize, usize)) -> bool {
 #[inline(always)]
 pub unsafe fn registers(ctx: *mut libc::c_void) -> Option<(usize, usize, usize)> {
     let uc = ctx as *const libc::ucontext_t;
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    #[cfg(all(linux_stack_walk, target_arch = "x86_64"))]
     {
         // SAFETY: the caller passes a valid ucontext.
         let g = unsafe { &(*uc).uc_mcontext.gregs };
@@ -275,16 +266,13 @@ pub unsafe fn registers(ctx: *mut libc::c_void) -> Option<(usize, usize, usize)>
             g[libc::REG_RSP as usize] as usize,
         ))
     }
-    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    #[cfg(all(linux_stack_walk, target_arch = "aarch64"))]
     {
         // SAFETY: the caller passes a valid ucontext.
         let m = unsafe { &(*uc).uc_mcontext };
         Some((m.pc as usize, m.regs[29] as usize, m.sp as usize))
     }
-    #[cfg(not(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    )))]
+    #[cfg(not(linux_stack_walk))]
     {
         let _ = uc;
         None
@@ -295,28 +283,24 @@ pub unsafe fn registers(ctx: *mut libc::c_void) -> Option<(usize, usize, usize)>
 mod tests {
     use super::*;
 
-    #[inline(never)]
-    fn level3(out: &mut Stack) {
-        capture_current(out);
-        std::hint::black_box(&out);
-    }
-    #[inline(never)]
-    fn level2(out: &mut Stack) {
-        level3(out);
-        std::hint::black_box(&out);
-    }
-    #[inline(never)]
-    fn level1(out: &mut Stack) {
-        level2(out);
-        std::hint::black_box(&out);
-    }
-
     #[test]
-    #[cfg(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
+    #[cfg(linux_stack_walk)]
     fn walks_own_stack_through_named_functions() {
+        #[inline(never)]
+        fn level3(out: &mut Stack) {
+            capture_current(out);
+            std::hint::black_box(&out);
+        }
+        #[inline(never)]
+        fn level2(out: &mut Stack) {
+            level3(out);
+            std::hint::black_box(&out);
+        }
+        #[inline(never)]
+        fn level1(out: &mut Stack) {
+            level2(out);
+            std::hint::black_box(&out);
+        }
         let mut s = Stack::empty();
         level1(&mut s);
         assert!(s.len() >= 3, "stack too short: {s:?}");

@@ -91,18 +91,12 @@
 //! (a debug endpoint, the thread that receives signals through `signal-hook`'s
 //! iterator, a test), never from inside a signal handler.
 
-#[cfg(target_os = "linux")]
+#[cfg(linux_stack_walk)]
 mod procfs;
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(linux_stack_walk)]
 mod signal;
 
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(linux_stack_walk)]
 pub use signal::dump_signal;
 
 use std::collections::HashMap;
@@ -331,17 +325,11 @@ pub fn dump_threads() -> Result<ThreadDump, CaptureError> {
 /// [`dump_threads`] with an explicit bound on the whole capture (also the longest wait
 /// for a concurrent capture to finish).
 pub fn dump_threads_with_timeout(timeout: Duration) -> Result<ThreadDump, CaptureError> {
-    #[cfg(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
+    #[cfg(linux_stack_walk)]
     {
         signal::capture(timeout)
     }
-    #[cfg(not(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    )))]
+    #[cfg(not(linux_stack_walk))]
     {
         let _ = timeout;
         Err(CaptureError::Unsupported)
@@ -535,11 +523,7 @@ impl fmt::Display for ThreadDump {
     }
 }
 
-#[cfg(all(
-    test,
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(all(test, linux_stack_walk))]
 mod tests {
     use super::*;
     use std::sync::{Arc, Barrier};
