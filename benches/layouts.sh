@@ -20,6 +20,7 @@ LAYOUTS="${LAYOUTS:-16}" CASES="${CASES:-pair64x1,pair64x2,pair4kx1,pair4kx2,map
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 out="$CARGO_TARGET_DIR/layouts"
 mkdir -p "$out"
+command -v python3 >/dev/null || { echo "python3 is needed for the summary" >&2; exit 1; }
 gcc_ld="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/gcc-ld"
 [ -x "$gcc_ld/ld.lld" ] || { echo "no rust-lld in the toolchain ($gcc_ld)" >&2; exit 1; }
 
