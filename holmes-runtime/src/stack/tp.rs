@@ -63,13 +63,14 @@ fn thread_pointer() -> usize {
 /// `@debug` (older versions only there), nspawn denies it without `CAP_SYS_PTRACE`,
 /// and under a filter whose default action is to kill (systemd's) the service would
 /// die on it. False also when no pipe can be had; `errno` is left as it was.
-pub(super) fn readable(lo: usize, hi: usize) -> bool {
+fn readable(lo: usize, hi: usize) -> bool {
     const BATCH: usize = 64;
     // SAFETY: errno is thread-local; restored below.
     let saved_errno = unsafe { *libc::__errno_location() };
     let mut fds = [-1; 2];
-    // SAFETY: writes two descriptors into `fds`. Non-blocking: a full pipe would fail
-    // the check, never wait (MAX_SPAN / PAGE bytes fit in any pipe).
+    // SAFETY: writes two descriptors into `fds`. Non-blocking: a pipe too small for
+    // the bytes (one per page: 4 097 at most, a one-page pipe holds 4 096) fails the
+    // check instead of waiting.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
         // SAFETY: as above.
         unsafe { *libc::__errno_location() = saved_errno };
