@@ -267,7 +267,7 @@ fn main() {
     }
     println!(
         "(times: medians; overhead: median of the per-round holmes/System ratios)\n\
-         samples taken: {}, live: {}, dropped: {}",
+         samples taken (the map case's warm-up included): {}, live: {}, dropped: {}",
         s.total_sampled_allocs, s.live_samples, s.dropped_samples
     );
 }
