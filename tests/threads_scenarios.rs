@@ -1,5 +1,9 @@
 //! Thread dumps taken inside child processes: a pile-up of 200 threads in one named
 //! function, and a lock-order deadlock with 50 waiters.
+#![cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 
 mod common;
 
@@ -32,10 +36,6 @@ fn cum_of(top: &str, function: &str) -> Option<i64> {
 }
 
 #[test]
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
 fn pileup_of_200_threads_shows_in_pprof() {
     let dir = run("threads_pileup");
     let file = dir.join("threads.pb.gz");
@@ -53,10 +53,6 @@ fn pileup_of_200_threads_shows_in_pprof() {
 }
 
 #[test]
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
 fn lock_order_deadlock_shows_both_sides_and_the_waiters() {
     let dir = run("threads_deadlock");
     let text = std::fs::read_to_string(dir.join("threads.txt")).expect("text dump");

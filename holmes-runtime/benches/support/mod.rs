@@ -70,6 +70,7 @@ pub fn hashmap_build_drop(n: usize) -> Duration {
 /// ratio. Without this the HashMap runs are ~2x longer.
 pub fn steady_glibc_heap() {
     // SAFETY: mallopt only sets glibc tunables.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);

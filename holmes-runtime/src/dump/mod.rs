@@ -180,6 +180,8 @@ pub(crate) enum Task {
 /// Everything the dumper thread owns.
 pub(crate) struct Dumper {
     pub writer: DumpWriter,
+    /// Cores a CPU percentage refers to (read by the CPU capture: Linux only).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub cores: f64,
     pub shared: Arc<Shared>,
     pub shutdown: Receiver<()>,

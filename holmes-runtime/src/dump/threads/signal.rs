@@ -817,6 +817,7 @@ fn not_answered(dir: &procfs::TaskDir, tid: u32, sig: i32) -> StackStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "x86_64")]
     use crate::stack::follows_call;
 
     fn pool_with(maps: &[(usize, usize, bool)]) -> Pool {
