@@ -116,6 +116,16 @@ impl HttpClient {
     }
 
     fn post_once(&mut self, url: &str, content_type: &str, body: &[u8]) -> Result<(), Failure> {
+        if !cfg!(feature = "tls")
+            && url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        {
+            return Err(Failure::Final(ReportError::Other(
+                "https:// needs holmes's `tls` feature (on by default), which this build left out"
+                    .into(),
+            )));
+        }
         let mut req = self.agent().post(url).header("Content-Type", content_type);
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
@@ -268,6 +278,18 @@ pub(crate) fn url_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(not(feature = "tls"))]
+    fn https_without_the_tls_feature_fails_saying_so_without_retrying() {
+        let mut c = HttpClient::default();
+        let t = std::time::Instant::now();
+        let e = c
+            .post("HTTPS://127.0.0.1:9/ingest", "text/plain", b"x")
+            .unwrap_err();
+        assert!(e.to_string().contains("`tls` feature"), "{e}");
+        assert!(t.elapsed() < BACKOFF_BASE, "retried: {:?}", t.elapsed());
+    }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
