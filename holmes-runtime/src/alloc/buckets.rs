@@ -19,22 +19,26 @@ const BUSY: u64 = 1;
 /// Index of the overflow bucket.
 pub(crate) const OVERFLOW: u32 = 0;
 
+/// One cache-line-aligned bucket, what a sample touches first: the header (hash,
+/// length, the two counters a sample adds to) and the innermost four frames share its
+/// first line, so a sample of a known stack of up to 12 frames reads two lines.
+#[repr(C, align(64))]
 struct Bucket {
     hash: AtomicU64,
-    len: AtomicU32,
-    frames: [AtomicUsize; MAX_FRAMES],
     est_count: AtomicU64,
     est_bytes: AtomicU64,
+    len: AtomicU32,
+    frames: [AtomicUsize; MAX_FRAMES],
 }
 
 impl Bucket {
     const fn new() -> Self {
         Bucket {
             hash: AtomicU64::new(EMPTY),
-            len: AtomicU32::new(0),
-            frames: [const { AtomicUsize::new(0) }; MAX_FRAMES],
             est_count: AtomicU64::new(0),
             est_bytes: AtomicU64::new(0),
+            len: AtomicU32::new(0),
+            frames: [const { AtomicUsize::new(0) }; MAX_FRAMES],
         }
     }
 
