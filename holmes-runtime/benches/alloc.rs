@@ -22,7 +22,8 @@
 //!   ratios, printed with its quartiles.
 //! - `HOLMES_BENCH_CASES=map,pair64x1,…` runs only those cases and
 //!   `HOLMES_BENCH_TSV=1` prints one line per case for scripts: `benches/layouts.sh`
-//!   runs this bench over randomized code layouts.
+//!   runs this bench over randomized code layouts. `HOLMES_BENCH_RATE` sets the sample
+//!   rate (bytes; 0 = off) and `HOLMES_BENCH_N` the pairs per run (500 000).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -174,7 +175,10 @@ fn main() {
         return;
     }
     let quick = std::env::var_os("HOLMES_BENCH_QUICK").is_some();
-    let n: u64 = if quick { 200_000 } else { 500_000 };
+    let n: u64 = std::env::var("HOLMES_BENCH_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 200_000 } else { 500_000 });
     let rounds = if quick { 11 } else { 101 };
     // HOLMES_BENCH_CASES=map,pair64x1,… runs only those cases (benches/layouts.sh).
     let only = std::env::var("HOLMES_BENCH_CASES").ok();
