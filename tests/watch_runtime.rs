@@ -55,12 +55,12 @@ fn listing(dir: &Path) -> Vec<String> {
 
 #[test]
 fn sync_main_dumps_the_spike() {
-    spike_dumps_cpu_profile("watch_sync", "watch_sync_spin_culprit");
+    spike_dumps_cpu_profile("watch_sync", "watch_spin_culprit");
 }
 
 #[test]
 fn tokio_main_dumps_the_spike() {
-    spike_dumps_cpu_profile("watch_tokio", "watch_tokio_spin_culprit");
+    spike_dumps_cpu_profile("watch_tokio", "watch_spin_culprit");
 }
 
 #[test]
