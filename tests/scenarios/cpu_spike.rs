@@ -22,12 +22,7 @@ fn cpu_spike_culprit(until: Instant) -> u64 {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info"))
-        .init();
-    let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
-    let guard = holmes::Holmes::builder()
-        .interval(Duration::from_millis(100))
-        .dump_dir(dir)
+    let guard = support::builder()
         .cpu(holmes::Rule::new(10, 25, 80).cooldown(Duration::from_secs(3600)))
         .cpu_profile_duration(Duration::from_secs(1))
         .start()

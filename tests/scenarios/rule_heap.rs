@@ -23,14 +23,10 @@ fn steady_churn(n: usize) -> usize {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info"))
-        .init();
-    let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
     let start = Instant::now();
-    let guard = holmes::Holmes::builder()
+    let guard = support::builder()
         .interval(Duration::from_secs(5))
         .ring_size(2)
-        .dump_dir(dir)
         .memory_limit(1 << 30)
         .heap(holmes::Rule::new(5, 50, 15).cooldown(Duration::from_secs(3600)))
         .start()

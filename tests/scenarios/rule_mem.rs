@@ -19,12 +19,7 @@ fn make_1gb_handler() -> Vec<u8> {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info"))
-        .init();
-    let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
-    let guard = holmes::Holmes::builder()
-        .interval(Duration::from_millis(100))
-        .dump_dir(dir)
+    let guard = support::builder()
         .memory_limit(2 << 30)
         .mem(holmes::Rule::new(10, 25, 40).cooldown(Duration::from_secs(3600)))
         .start()

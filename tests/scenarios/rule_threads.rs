@@ -15,12 +15,7 @@ fn park_in_pileup_culprit(b: Arc<Barrier>, release: Arc<Barrier>) {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("holmes=info"))
-        .init();
-    let dir = std::env::var("HOLMES_TEST_DIR").expect("HOLMES_TEST_DIR");
-    let guard = holmes::Holmes::builder()
-        .interval(Duration::from_millis(100))
-        .dump_dir(dir)
+    let guard = support::builder()
         // sustain(5): the count must hold for 5 ticks (500 ms), so the dump sees the whole
         // pile-up rather than the first threads of it on a slow machine.
         .threads(
