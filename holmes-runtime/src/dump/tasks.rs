@@ -48,17 +48,7 @@ feature (tokio's `taskdump`, Linux x86/x86_64/aarch64/s390x only) to see each ta
 
 /// True when this build can take tokio task dumps (see the [module docs](self)).
 pub const fn task_dumps_supported() -> bool {
-    cfg!(all(
-        tokio_unstable,
-        feature = "taskdump",
-        target_os = "linux",
-        any(
-            target_arch = "aarch64",
-            target_arch = "x86",
-            target_arch = "x86_64",
-            target_arch = "s390x"
-        )
-    ))
+    cfg!(tokio_task_dumps)
 }
 
 /// Number of tasks alive in the runtime (spawned and not yet completed), from tokio's
@@ -180,17 +170,7 @@ pub fn dump_tasks(handle: &Handle, timeout: Duration) -> Result<TaskDump, TaskDu
     })
 }
 
-#[cfg(all(
-    tokio_unstable,
-    feature = "taskdump",
-    target_os = "linux",
-    any(
-        target_arch = "aarch64",
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "s390x"
-    )
-))]
+#[cfg(tokio_task_dumps)]
 fn capture_content(handle: &Handle, timeout: Duration) -> Result<TaskDumpContent, TaskDumpError> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let h = handle.clone();
@@ -229,17 +209,7 @@ fn capture_content(handle: &Handle, timeout: Duration) -> Result<TaskDumpContent
     Ok(TaskDumpContent::Tasks(tasks))
 }
 
-#[cfg(not(all(
-    tokio_unstable,
-    feature = "taskdump",
-    target_os = "linux",
-    any(
-        target_arch = "aarch64",
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "s390x"
-    )
-)))]
+#[cfg(not(tokio_task_dumps))]
 fn capture_content(_handle: &Handle, timeout: Duration) -> Result<TaskDumpContent, TaskDumpError> {
     crate::dump::threads::dump_threads_with_timeout(timeout)
         .map(TaskDumpContent::Threads)
