@@ -65,8 +65,32 @@ fn write(snap: &HeapSnapshot, sym: &mut Symbolizer, path: &Path) {
     std::fs::write(path, to_pprof_gz(&p).expect("encode")).expect("write profile");
 }
 
-fn within(got: u64, want: u64, tol: f64) -> bool {
-    (got as f64 - want as f64).abs() <= want as f64 * tol
+/// Prints the estimate `got` of `what` and asserts it is within `tol` of `want` bytes.
+fn assert_estimate(what: &str, got: u64, want: u64, tol: f64) {
+    let mib = |b: u64| b as f64 / MIB as f64;
+    eprintln!("{what}: estimate {:.2} MiB", mib(got));
+    assert!(
+        (got as f64 - want as f64).abs() <= want as f64 * tol,
+        "{what}: {:.1} MiB, want {:.0} MiB ±{:.0} %",
+        mib(got),
+        mib(want),
+        tol * 100.0
+    );
+}
+
+/// Asserts that `func` leads `go tool pprof -top` of the profile at `path` by
+/// `sample_index` (with more pprof arguments in `extra`).
+fn assert_pprof_top(path: &Path, sample_index: &str, extra: &[&str], func: &str) {
+    let index = format!("-sample_index={sample_index}");
+    let args: Vec<&str> = [index.as_str()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let top = common::pprof_top_functions(path, &args, 3);
+    assert!(
+        top.first().is_some_and(|f| f.contains(func)),
+        "top {sample_index} {extra:?}: {top:?}"
+    );
 }
 
 #[test]
@@ -87,40 +111,16 @@ fn estimates_match_truth_and_pprof_names_the_call_sites() {
     let inuse = by_func(&peak, &mut sym, "retain_64mib_in_4k_blocks", |e| {
         e.inuse_space
     });
-    eprintln!(
-        "64 MiB retained: inuse_space estimate {:.2} MiB",
-        inuse as f64 / MIB as f64
-    );
-    assert!(
-        within(inuse, 64 * MIB, 0.10),
-        "inuse_space {:.1} MiB, want 64 MiB ±10 %",
-        inuse as f64 / MIB as f64
-    );
+    assert_estimate("64 MiB retained, inuse_space", inuse, 64 * MIB, 0.10);
     let base_path = dir.join("base.pb.gz");
     let peak_path = dir.join("peak.pb.gz");
     write(&base, &mut sym, &base_path);
     write(&peak, &mut sym, &peak_path);
-    let top = common::pprof_top_functions(&peak_path, &["-sample_index=inuse_space"], 3);
-    assert!(
-        top.first()
-            .is_some_and(|f| f.contains("retain_64mib_in_4k_blocks")),
-        "top inuse_space: {top:?}"
-    );
+    let func = "retain_64mib_in_4k_blocks";
+    assert_pprof_top(&peak_path, "inuse_space", &[], func);
     // What grew between base and peak.
-    let top = common::pprof_top_functions(
-        &peak_path,
-        &[
-            "-sample_index=inuse_space",
-            "-base",
-            base_path.to_str().expect("utf-8 path"),
-        ],
-        3,
-    );
-    assert!(
-        top.first()
-            .is_some_and(|f| f.contains("retain_64mib_in_4k_blocks")),
-        "top of -base diff: {top:?}"
-    );
+    let base_arg = base_path.to_str().expect("utf-8 path");
+    assert_pprof_top(&peak_path, "inuse_space", &["-base", base_arg], func);
     let text = common::pprof(&["-top", "-sample_index=inuse_space"], &peak_path);
     eprintln!("{}", text.lines().take(9).collect::<Vec<_>>().join("\n"));
     assert!(text.contains("Type: inuse_space"), "{text}");
@@ -134,46 +134,22 @@ fn estimates_match_truth_and_pprof_names_the_call_sites() {
     let a0 = by_func(&before, &mut sym, "churn_1gib", |e| e.alloc_space);
     let a1 = by_func(&after, &mut sym, "churn_1gib", |e| e.alloc_space);
     let churned = a1 - a0;
-    eprintln!(
-        "1 GiB churn: alloc_space estimate {:.1} MiB",
-        churned as f64 / MIB as f64
-    );
-    assert!(
-        within(churned, 1024 * MIB, 0.10),
-        "alloc_space {:.1} MiB, want 1024 MiB ±10 %",
-        churned as f64 / MIB as f64
-    );
+    assert_estimate("1 GiB churn, alloc_space", churned, 1024 * MIB, 0.10);
     let live = by_func(&after, &mut sym, "churn_1gib", |e| e.inuse_space);
     assert!(live < 4 * MIB, "churn freed everything, inuse {live}");
     let churn_path = dir.join("churn.pb.gz");
     write(&after, &mut sym, &churn_path);
-    let top = common::pprof_top_functions(&churn_path, &["-sample_index=alloc_space"], 3);
-    assert!(
-        top.first().is_some_and(|f| f.contains("churn_1gib")),
-        "top alloc_space: {top:?}"
-    );
+    assert_pprof_top(&churn_path, "alloc_space", &[], "churn_1gib");
 
     // 3. One 1 GiB allocation, pages never touched: sampled with probability
     // 1 - e^-2048, weight 1.
     let big = one_gib_untouched();
     let snap = halloc::snapshot();
     let inuse = by_func(&snap, &mut sym, "one_gib_untouched", |e| e.inuse_space);
-    eprintln!(
-        "1 GiB allocation: inuse_space estimate {:.1} MiB",
-        inuse as f64 / MIB as f64
-    );
-    assert!(
-        within(inuse, 1024 * MIB, 0.01),
-        "inuse {:.1} MiB, want ~1 GiB",
-        inuse as f64 / MIB as f64
-    );
+    assert_estimate("1 GiB allocation, inuse_space", inuse, 1024 * MIB, 0.01);
     let big_path = dir.join("big.pb.gz");
     write(&snap, &mut sym, &big_path);
-    let top = common::pprof_top_functions(&big_path, &["-sample_index=inuse_space"], 1);
-    assert!(
-        top.first().is_some_and(|f| f.contains("one_gib_untouched")),
-        "{top:?}"
-    );
+    assert_pprof_top(&big_path, "inuse_space", &[], "one_gib_untouched");
     let stats = halloc::stats();
     assert!(stats.live_bytes_estimate >= 1024 * MIB, "{stats:?}");
     drop(big);
