@@ -152,17 +152,42 @@ fn set_jemalloc_prof(on: bool) {
     let _ = on;
 }
 
+/// Evaluates `$body` with `$a` bound to the allocator instance `$w` names, jemalloc's
+/// profiler switched on for `jemalloc+prof` only. A macro, not a `&dyn GlobalAlloc`:
+/// each arm is its own inlined loop, as the timed and counted runs need.
+macro_rules! with_allocator {
+    ($w:expr, $a:ident => $body:expr) => {{
+        let w: Which = $w;
+        set_jemalloc_prof(w == Which::JemallocProf);
+        let r = match w {
+            Which::System => {
+                let $a = &System;
+                $body
+            }
+            Which::Holmes => {
+                let $a = &HOLMES;
+                $body
+            }
+            Which::PprofAlloc => {
+                let $a = &PPROF;
+                $body
+            }
+            Which::Jemalloc | Which::JemallocProf => {
+                let $a = &JE;
+                $body
+            }
+            Which::HolmesJemalloc => {
+                let $a = &HOLMES_JE;
+                $body
+            }
+        };
+        set_jemalloc_prof(false);
+        r
+    }};
+}
+
 fn run(w: Which, size: usize, n: u64, threads: usize) -> f64 {
-    set_jemalloc_prof(w == Which::JemallocProf);
-    let ns = match w {
-        Which::System => pairs_mt(&System, size, n, threads),
-        Which::Holmes => pairs_mt(&HOLMES, size, n, threads),
-        Which::PprofAlloc => pairs_mt(&PPROF, size, n, threads),
-        Which::Jemalloc | Which::JemallocProf => pairs_mt(&JE, size, n, threads),
-        Which::HolmesJemalloc => pairs_mt(&HOLMES_JE, size, n, threads),
-    };
-    set_jemalloc_prof(false);
-    ns
+    with_allocator!(w, a => pairs_mt(a, size, n, threads))
 }
 
 /// `HOLMES_BENCH_COUNT=<case>:<allocator>:<n>` runs one case through one allocator `n`
@@ -196,15 +221,7 @@ fn count_only(spec: &str) {
             "pair4k" => 4096,
             _ => panic!("case: map, pair64 or pair4k"),
         };
-        set_jemalloc_prof(w == Which::JemallocProf);
-        match w {
-            Which::System => pairs(&System, size, 100_000),
-            Which::Holmes => pairs(&HOLMES, size, 100_000),
-            Which::PprofAlloc => pairs(&PPROF, size, 100_000),
-            Which::Jemalloc | Which::JemallocProf => pairs(&JE, size, 100_000),
-            Which::HolmesJemalloc => pairs(&HOLMES_JE, size, 100_000),
-        };
-        set_jemalloc_prof(false);
+        with_allocator!(w, a => pairs(a, size, 100_000));
     }
 }
 
