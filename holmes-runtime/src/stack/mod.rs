@@ -23,7 +23,7 @@ pub mod maps;
 mod tp;
 
 #[cfg(linux_stack_walk)]
-use tp::below_thread_pointer;
+use tp::proven_bounds;
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
@@ -193,10 +193,11 @@ pub fn current_thread_bounds() -> Option<(usize, usize)> {
 /// async-signal-safe.
 ///
 /// Tried first: `[sp, thread pointer)`, proven readable by the kernel (see `tp.rs`;
-/// ~4 µs here), which covers every thread but the main one. Else the mapping
-/// that contains `sp`, from `/proc/self/maps` ([`maps::find_mapping`]): ~40 µs here
-/// and longer the more mappings a process has, paid (before the thread-pointer way)
-/// by every new thread on its first heap sample, inside an allocation.
+/// ~4 µs here), which covers every thread but the main one, and on the main thread
+/// (glibc) `[sp, the stack pointer it started with)`, proven the same way. Else the
+/// mapping that contains `sp`, from `/proc/self/maps` ([`maps::find_mapping`]): ~40 µs
+/// here and longer the more mappings a process has, paid (before the thread-pointer
+/// way) by every new thread on its first heap sample, inside an allocation.
 pub fn thread_bounds_containing(sp: usize) -> Option<(usize, usize)> {
     let cached = BOUNDS.try_with(Cell::get).ok()?;
     if cached.0 <= sp && sp < cached.1 {
@@ -205,13 +206,13 @@ pub fn thread_bounds_containing(sp: usize) -> Option<(usize, usize)> {
     if cached == (1, 1) {
         return None;
     }
-    let found = below_thread_pointer(sp, cached).or_else(|| maps::find_mapping(sp));
+    let found = proven_bounds(sp, cached).or_else(|| maps::find_mapping(sp));
     let _ = BOUNDS.try_with(|b| b.set(found.unwrap_or((1, 1))));
     found
 }
 
 #[cfg(not(linux_stack_walk))]
-fn below_thread_pointer(_sp: usize, _cached: (usize, usize)) -> Option<(usize, usize)> {
+fn proven_bounds(_sp: usize, _cached: (usize, usize)) -> Option<(usize, usize)> {
     None
 }
 

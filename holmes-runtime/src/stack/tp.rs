@@ -10,6 +10,12 @@
 //! span with any page that cannot be read (a guard page between a signal or coroutine
 //! stack and the thread's own, say) is refused and the caller falls back to the maps
 //! lookup, which bounds the walk by the one mapping that holds `sp`.
+//!
+//! The main thread's control block is not above its stack (the loader allocates it
+//! elsewhere); its stack ends where glibc's loader recorded the initial stack pointer,
+//! `__libc_stack_end`, above every frame of the program, and the same proof makes
+//! `[sp, __libc_stack_end)` its bounds. Elsewhere (musl) the main thread keeps the
+//! maps lookup.
 
 /// Spans longer than this between `sp` and the thread pointer are left to the maps
 /// lookup (a thread this deep in its stack is rare; the check reads 64 pages a call).
@@ -19,21 +25,46 @@ const MAX_SPAN: usize = 16 << 20;
 /// for any larger page size too.
 const PAGE: usize = 4096;
 
-/// `[page of sp, thread pointer)` when the thread pointer lies above `sp`, within
-/// [`MAX_SPAN`], and every page in between is readable. Pages already proven for
-/// `cached` (same thread pointer, `sp` deeper than its `lo`) are not read again.
-pub(super) fn below_thread_pointer(sp: usize, cached: (usize, usize)) -> Option<(usize, usize)> {
-    let tp = thread_pointer();
-    if tp <= sp || tp - sp > MAX_SPAN {
+/// Bounds of the calling thread's stack around `sp` without the memory map:
+/// `[page of sp, thread pointer)`, or on the main thread `[page of sp, stack end)`
+/// (see the module docs), when every page in between is proven readable. `cached` is
+/// the thread's last answer (its pages are not read again).
+pub(super) fn proven_bounds(sp: usize, cached: (usize, usize)) -> Option<(usize, usize)> {
+    below(sp, thread_pointer(), cached).or_else(|| below(sp, main_stack_end()?, cached))
+}
+
+/// `[page of sp, top)` when `top` lies above `sp`, within [`MAX_SPAN`], and every page
+/// in between is readable. Pages already proven for `cached` (the same top, `sp`
+/// deeper than its `lo`) are not read again.
+fn below(sp: usize, top: usize, cached: (usize, usize)) -> Option<(usize, usize)> {
+    if top <= sp || top - sp > MAX_SPAN {
         return None;
     }
     let lo = sp & !(PAGE - 1);
-    let unproven_end = if cached.1 == tp && lo < cached.0 {
+    let unproven_end = if cached.1 == top && lo < cached.0 {
         cached.0
     } else {
-        tp
+        top
     };
-    readable(lo, unproven_end).then_some((lo, tp))
+    readable(lo, unproven_end).then_some((lo, top))
+}
+
+/// Where the main thread's stack ends: glibc's `__libc_stack_end`, the stack pointer
+/// the loader found at start-up (argc's address), set before any code of the program
+/// runs and never changed.
+#[cfg(target_env = "gnu")]
+fn main_stack_end() -> Option<usize> {
+    extern "C" {
+        static __libc_stack_end: *const libc::c_void;
+    }
+    // SAFETY: a pointer-sized variable glibc defines and writes once, before `main`.
+    let end = unsafe { __libc_stack_end } as usize;
+    (end != 0).then_some(end)
+}
+
+#[cfg(not(target_env = "gnu"))]
+fn main_stack_end() -> Option<usize> {
+    None
 }
 
 /// The thread pointer: the address of the calling thread's control block.
@@ -151,7 +182,7 @@ mod tests {
         std::thread::spawn(|| {
             let probe = 0u8;
             let sp = std::ptr::addr_of!(probe) as usize;
-            let (lo, hi) = below_thread_pointer(sp, (0, 0)).expect("a pthread's bounds");
+            let (lo, hi) = proven_bounds(sp, (0, 0)).expect("a pthread's bounds");
             assert!(lo <= sp && sp < hi);
             assert_eq!(hi, thread_pointer());
             // The same answer as the memory map's, only narrower.
@@ -166,7 +197,7 @@ mod tests {
                 Some(hi)
             );
             // Deeper: only the new pages are proven, the top stays.
-            let deeper = below_thread_pointer(lo - 3 * PAGE, (lo, hi)).expect("deeper");
+            let deeper = proven_bounds(lo - 3 * PAGE, (lo, hi)).expect("deeper");
             assert_eq!(deeper, (lo - 3 * PAGE, hi));
         })
         .join()
@@ -174,14 +205,36 @@ mod tests {
     }
 
     #[test]
-    fn spans_not_below_the_thread_pointer_are_refused() {
+    fn spans_not_below_the_top_are_refused() {
         let tp = thread_pointer();
-        assert_eq!(below_thread_pointer(tp, (0, 0)), None, "at the pointer");
-        assert_eq!(below_thread_pointer(tp + PAGE, (0, 0)), None, "above it");
+        assert_eq!(below(tp, tp, (0, 0)), None, "at the top");
+        assert_eq!(below(tp + PAGE, tp, (0, 0)), None, "above it");
+        assert_eq!(below(tp - MAX_SPAN - PAGE, tp, (0, 0)), None, "too deep");
+    }
+
+    #[cfg(target_env = "gnu")]
+    #[test]
+    fn the_main_stack_end_is_in_the_main_stack_and_bounds_it() {
+        let end = main_stack_end().expect("glibc sets __libc_stack_end");
+        // Its mapping is the one /proc/self/maps calls [stack].
+        let (start, stop) = super::super::maps::find_mapping(end).expect("mapped");
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+        let line = maps
+            .lines()
+            .find(|l| l.starts_with(&format!("{start:x}-{stop:x} ")))
+            .expect("its line");
+        assert!(line.ends_with("[stack]"), "{line}");
+        // The pages below it (the main thread's frames lie there) are proven and
+        // bounded by it; a span from another thread's stack is refused (too far, or
+        // not all readable).
         assert_eq!(
-            below_thread_pointer(tp - MAX_SPAN - PAGE, (0, 0)),
-            None,
-            "too deep"
+            below(end - 100, end, (0, 0)),
+            Some(((end - 100) & !(PAGE - 1), end))
         );
+        let probe = 0u8;
+        let here = std::ptr::addr_of!(probe) as usize;
+        if here < end {
+            assert_eq!(below(here, end, (0, 0)), None, "{here:#x} on a test thread");
+        }
     }
 }
