@@ -74,7 +74,7 @@ fn wake() {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn sleep_while(seq: u32, left: Duration) {
     let ts = libc::timespec {
-        tv_sec: left.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_sec: left.as_secs().min(i32::MAX as u64) as _, // `time_t`: deprecated by name on musl
         tv_nsec: left.subsec_nanos() as _,
     };
     // SAFETY: FUTEX_WAIT on a valid 'static futex word with a relative timeout that

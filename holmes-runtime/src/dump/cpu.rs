@@ -243,11 +243,11 @@ fn set_timer(hz: u32) -> Result<(), String> {
     let usec = if hz == 0 {
         0
     } else {
-        1_000_000 / hz as libc::suseconds_t
+        1_000_000 / i64::from(hz)
     };
     let tv = libc::timeval {
         tv_sec: 0,
-        tv_usec: usec,
+        tv_usec: usec as _, // `suseconds_t`: deprecated by name on musl
     };
     let it = libc::itimerval {
         it_interval: tv,

@@ -289,7 +289,21 @@ unsafe fn answer(info: &QueuedSigInfo, ctx: *mut libc::c_void, t0: u64) {
         // on (the handler runs on it, below sp), so it stays mapped during the walk.
         unsafe { stack::walk(fp, sp, hi, &mut walked) };
         // SAFETY: same range as the walk.
-        leaf_caller = unsafe { caller_of_foreign_leaf(pool, pc, sp, fp, hi, &walked) };
+        let leaf = unsafe { caller_of_foreign_leaf(pool, pc, sp, fp, hi, &walked) };
+        if let (Some((_, at)), true) = (leaf, walked.is_empty()) {
+            // FP held no frame pointer (the interrupted code, built without them, uses
+            // the register for something else: musl's `syscall` keeps the syscall
+            // number there). Code that saved the caller's frame pointer on entry
+            // (`push rbp`; `stp x29, x30`) left it right below the return address:
+            // walk on from there. A wrong guess ends the walk at once (bounds, order).
+            // SAFETY: `at` is a word of [sp, hi) above sp, so `at - 8` is one too, and
+            // the walk reads inside [at + 8, hi) only.
+            unsafe {
+                let saved = ((at - std::mem::size_of::<usize>()) as *const usize).read();
+                stack::walk(saved, at + std::mem::size_of::<usize>(), hi, &mut walked);
+            }
+        }
+        leaf_caller = leaf.map(|(ret, _)| ret);
     }
     let frames = [pc]
         .into_iter()
@@ -312,8 +326,8 @@ unsafe fn answer(info: &QueuedSigInfo, ctx: *mut libc::c_void, t0: u64) {
 /// Most stack words examined above SP for the caller of a frameless leaf.
 const LEAF_SCAN_WORDS: usize = 16;
 
-/// The return address into the function that called the interrupted one, when the
-/// frame-pointer walk cannot see it.
+/// The return address into the function that called the interrupted one, and the
+/// stack word holding it, when the frame-pointer walk cannot see it.
 ///
 /// The walk starts at the frame record of the innermost function that keeps frame
 /// pointers. When the thread was interrupted inside a library built without them
@@ -322,8 +336,11 @@ const LEAF_SCAN_WORDS: usize = 16;
 /// FP. So, only when the PC lies in a different code mapping than the first walked
 /// return address (the interrupted code belongs to another object), the first word in
 /// `[sp, min(fp, sp + 16 words))` that points into a code mapping other than the PC's,
-/// right after a call instruction, is taken as that return address. Reads stay inside
-/// the stack `[sp, hi)` and inside readable code mappings.
+/// right after a call instruction, is taken as that return address. When the walk
+/// found nothing at all (FP was no frame pointer) and no such word is there, the first
+/// one into the PC's own mapping is taken: a statically linked C library (musl)
+/// shares the program's. Reads
+/// stay inside the stack `[sp, hi)` and inside readable code mappings.
 ///
 /// # Safety
 /// `[sp, hi)` must be the live stack of the current thread.
@@ -335,7 +352,7 @@ unsafe fn caller_of_foreign_leaf(
     fp: usize,
     hi: usize,
     walked: &Stack,
-) -> Option<usize> {
+) -> Option<(usize, usize)> {
     const WORD: usize = std::mem::size_of::<usize>();
     let pc_map = pool.code(pc)?;
     if let Some(&first) = walked.ips().first() {
@@ -347,19 +364,25 @@ unsafe fn caller_of_foreign_leaf(
     if fp > sp {
         end = end.min(fp);
     }
+    let mut same_map = None;
     let mut at = sp;
     while at + WORD <= end {
         // SAFETY: [at, at + WORD) lies inside [sp, hi), the live stack (contract).
         let w = unsafe { (at as *const usize).read() };
         if let Some(m) = pool.code(w) {
             // SAFETY: m is a readable code mapping of the snapshot.
-            if m != pc_map && unsafe { stack::follows_call(w, pool.range(m)) } {
-                return Some(w);
+            if (m != pc_map || (walked.is_empty() && same_map.is_none()))
+                && unsafe { stack::follows_call(w, pool.range(m)) }
+            {
+                if m != pc_map {
+                    return Some((w, at));
+                }
+                same_map = Some((w, at));
             }
         }
         at += WORD;
     }
-    None
+    same_map
 }
 
 fn futex_wake(word: &AtomicU32) {
@@ -377,7 +400,7 @@ fn futex_wake(word: &AtomicU32) {
 /// Sleeps while `word == expected`, at most `timeout` (spurious wake-ups allowed).
 fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as _, // `time_t`: deprecated by name on musl
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
     };
     // SAFETY: FUTEX_WAIT on a valid, aligned u32 with a valid relative timeout; the
