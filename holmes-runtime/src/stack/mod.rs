@@ -54,9 +54,9 @@ impl Stack {
     /// The recorded addresses, innermost first.
     pub fn ips(&self) -> &[usize] {
         let len = (self.len as usize).min(MAX_FRAMES);
-        // SAFETY: the first `len` entries have been written (`push` is the only
-        // writer and raises `len` after writing; `skip` moves written entries down);
-        // `MaybeUninit<usize>` has `usize`'s layout.
+        // SAFETY: the first `len` entries have been written (`push` and `walk`, the
+        // only writers, count an entry after writing it; `skip` moves written entries
+        // down); `MaybeUninit<usize>` has `usize`'s layout.
         unsafe { std::slice::from_raw_parts(self.ips.as_ptr().cast::<usize>(), len) }
     }
 

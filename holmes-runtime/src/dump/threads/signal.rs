@@ -290,7 +290,7 @@ unsafe fn answer(info: &QueuedSigInfo, ctx: *mut libc::c_void, t0: u64) {
         unsafe { stack::walk(fp, sp, hi, &mut walked) };
         // SAFETY: same range as the walk.
         let leaf = unsafe { caller_of_foreign_leaf(pool, pc, sp, fp, hi, &walked) };
-        if let (Some((_, at)), true) = (leaf, walked.is_empty()) {
+        if let Some((_, at)) = leaf.filter(|&(_, at)| walked.is_empty() && at > sp) {
             // FP held no frame pointer (the interrupted code, built without them, uses
             // the register for something else: musl's `syscall` keeps the syscall
             // number there). Code that saved the caller's frame pointer on entry
@@ -339,8 +339,8 @@ const LEAF_SCAN_WORDS: usize = 16;
 /// right after a call instruction, is taken as that return address. When the walk
 /// found nothing at all (FP was no frame pointer) and no such word is there, the first
 /// one into the PC's own mapping is taken: a statically linked C library (musl)
-/// shares the program's. Reads
-/// stay inside the stack `[sp, hi)` and inside readable code mappings.
+/// shares the program's. Reads stay inside the stack `[sp, hi)` and inside readable
+/// code mappings.
 ///
 /// # Safety
 /// `[sp, hi)` must be the live stack of the current thread.
