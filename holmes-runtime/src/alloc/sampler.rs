@@ -182,7 +182,7 @@ pub fn weight(size: u64, rate: u64) -> f64 {
 // The two functions below keep libm off the sampling path: a sample of a small block
 // (nearly every sample) is then computed in this binary's own code, with no jump
 // through the PLT into libm's pages and its tables, which a sample taken once per
-// ~512 KiB finds cold. Both are within a few ulps of libm (tested against it).
+// ~512 KiB finds cold. Both are within 1e-13 (relative) of libm, tested against it.
 
 /// `ln(u)` for `u` in (0, 1] (normal numbers): `u = m·2^e` with `m` in [√½, √2), and
 /// `ln m = 2·atanh(s)`, `s = (m − 1)/(m + 1)`, `|s| ≤ 0.1716`, summed to `s^15`
