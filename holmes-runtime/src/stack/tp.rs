@@ -14,8 +14,9 @@
 //! The main thread's control block is not above its stack (the loader allocates it
 //! elsewhere); its stack ends where glibc's loader recorded the initial stack pointer,
 //! `__libc_stack_end`, above every frame of the program, and the same proof makes
-//! `[sp, __libc_stack_end)` its bounds. Elsewhere (musl) the main thread keeps the
-//! maps lookup.
+//! `[sp, __libc_stack_end)` its bounds. musl records no such thing; there the top is
+//! the executable's file name that the kernel copies to the top of the initial stack
+//! (`AT_EXECFN`).
 
 /// Spans longer than this between `sp` and the thread pointer are left to the maps
 /// lookup (a thread this deep in its stack is rare; the check reads 64 pages a call).
@@ -62,9 +63,15 @@ fn main_stack_end() -> Option<usize> {
     (end != 0).then_some(end)
 }
 
+/// Where the main thread's stack ends, where the C library records no such thing
+/// (musl): the executable's file name that `AT_EXECFN` points to, which the kernel
+/// copies to the very top of the initial stack, above the argument, environment and
+/// auxiliary vectors and so above every frame.
 #[cfg(not(target_env = "gnu"))]
 fn main_stack_end() -> Option<usize> {
-    None
+    // SAFETY: reads an entry of the auxiliary vector; no other effect.
+    let execfn = unsafe { libc::getauxval(libc::AT_EXECFN) } as usize;
+    (execfn != 0).then_some(execfn)
 }
 
 /// The thread pointer: the address of the calling thread's control block.
@@ -212,10 +219,9 @@ mod tests {
         assert_eq!(below(tp - MAX_SPAN - PAGE, tp, (0, 0)), None, "too deep");
     }
 
-    #[cfg(target_env = "gnu")]
     #[test]
     fn the_main_stack_end_is_in_the_main_stack_and_bounds_it() {
-        let end = main_stack_end().expect("glibc sets __libc_stack_end");
+        let end = main_stack_end().expect("__libc_stack_end, or AT_EXECFN");
         // Its mapping is the one /proc/self/maps calls [stack].
         let (start, stop) = super::super::maps::find_mapping(end).expect("mapped");
         let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
