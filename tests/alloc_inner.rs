@@ -127,21 +127,21 @@ fn samples_are_matched_over_an_allocator_with_8_aligned_blocks() {
         "one sample per block and pattern bit set: {after:?}"
     );
     assert_eq!(after.live_samples, before.live_samples, "{after:?}");
-    assert_eq!(after.dropped_samples, 0, "{after:?}");
+    assert_eq!(after.dropped_samples, before.dropped_samples, "{after:?}");
 }
 
 /// Over glibc (16-aligned blocks), where the free path's shortcut applies: a sampled
-/// block of alignment at most 8 and below 64 KiB sits 8 bytes into its block (bit 3
+/// block of alignment at most 8, whatever its size, sits 8 bytes into its block (bit 3
 /// set), other samples and unsampled blocks stay where malloc put them.
 #[test]
-fn small_samples_are_shifted_and_the_rest_are_not() {
+fn samples_of_alignment_up_to_8_are_shifted_and_the_rest_are_not() {
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let cases = [
         (1usize, 1usize, true),
         (24, 8, true),
         (65_535, 8, true),
-        (65_536, 1, false),
-        (1 << 20, 8, false),
+        (65_536, 1, true),
+        (1 << 20, 8, true),
         (24, 16, false),
         (4096, 4096, false),
     ];
@@ -165,6 +165,148 @@ fn small_samples_are_shifted_and_the_rest_are_not() {
             // SAFETY: allocated just above with `layout`.
             unsafe { S.dealloc(p, layout) };
         }
+    }
+    halloc::set_sample_rate(halloc::DEFAULT_SAMPLE_RATE);
+}
+
+/// `System`, counting the calls that reach it.
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static REALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call unchanged to System.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: the caller's contract.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        REALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+static C: Allocator<Counting> = Allocator::new(Counting);
+
+/// Reallocates `p` (of `from` bytes, alignment 8) through `C` to `to` bytes at `rate`;
+/// checks the contents and that the wrapped allocator did it with one `realloc` (in
+/// place or remapped: no copy of ours) when `in_place`.
+fn realloc_at(p: *mut u8, from: usize, to: usize, rate: u64, in_place: bool) -> *mut u8 {
+    halloc::set_sample_rate(rate);
+    let (allocs, reallocs) = (
+        ALLOCS.load(Ordering::Relaxed),
+        REALLOCS.load(Ordering::Relaxed),
+    );
+    // SAFETY: `p` was allocated by `C` with `from` bytes, alignment 8; `to` is non-zero.
+    let q = unsafe { C.realloc(p, Layout::from_size_align(from, 8).expect("layout"), to) };
+    assert!(!q.is_null());
+    // SAFETY: `q` holds at least that many bytes.
+    unsafe { check_pattern(q, from.min(to), 9) };
+    if in_place {
+        assert_eq!(
+            ALLOCS.load(Ordering::Relaxed),
+            allocs,
+            "{from} -> {to}: no new block"
+        );
+        assert_eq!(
+            REALLOCS.load(Ordering::Relaxed),
+            reallocs + 1,
+            "{from} -> {to}"
+        );
+    }
+    q
+}
+
+/// A sample reallocated without a new sample stays shifted, as a carried block, and the
+/// wrapped allocator's `realloc` moves it (no copy of ours: big blocks are remapped);
+/// sampled again, it is a sample again; every record goes with its block.
+#[test]
+fn a_sample_reallocated_unsampled_stays_shifted_and_is_moved_by_the_wrapped_allocator() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let before = halloc::stats();
+    halloc::set_sample_rate(1);
+    let size = 1 << 20;
+    // SAFETY: non-zero size; freed below with its final layout.
+    let p = unsafe { C.alloc(Layout::from_size_align(size, 8).expect("layout")) };
+    assert!(!p.is_null());
+    // SAFETY: `p` holds `size` bytes.
+    unsafe { fill_pattern(p, size, 9) };
+    assert!(p as usize & 8 != 0, "a sample is shifted");
+
+    let q = realloc_at(p, size, 3 << 20, 0, true);
+    let s = halloc::stats();
+    assert!(q as usize & 8 != 0, "still shifted");
+    assert_eq!(
+        (s.live_samples, s.carried_blocks),
+        (before.live_samples, before.carried_blocks + 1),
+        "{s:?}"
+    );
+    let q = realloc_at(q, 3 << 20, 100, 0, true);
+    assert!(q as usize & 8 != 0, "a carried block stays shifted");
+    assert_eq!(halloc::stats().carried_blocks, before.carried_blocks + 1);
+
+    let q = realloc_at(q, 100, 2 << 20, 1, true);
+    let s = halloc::stats();
+    assert!(q as usize & 8 != 0);
+    assert_eq!(
+        (s.live_samples, s.carried_blocks),
+        (before.live_samples + 1, before.carried_blocks),
+        "sampled again: {s:?}"
+    );
+    halloc::set_sample_rate(0);
+    // SAFETY: allocated by `C` with this layout.
+    unsafe { C.dealloc(q, Layout::from_size_align(2 << 20, 8).expect("layout")) };
+    let s = halloc::stats();
+    assert_eq!(
+        (s.live_samples, s.carried_blocks, s.dropped_samples),
+        (
+            before.live_samples,
+            before.carried_blocks,
+            before.dropped_samples
+        ),
+        "{s:?}"
+    );
+    halloc::set_sample_rate(halloc::DEFAULT_SAMPLE_RATE);
+}
+
+/// A plain block sampled on `realloc` is copied into a shifted block when it is small;
+/// above the copy limit (4 sample rates, at least 1 MiB) it stays plain and the sample
+/// is dropped, counted.
+#[test]
+fn a_plain_block_sampled_on_realloc_is_copied_into_place_unless_too_big() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let before = halloc::stats();
+    for (size, copied) in [(1000usize, true), (1 << 20, true), (2 << 20, false)] {
+        halloc::set_sample_rate(0);
+        // SAFETY: non-zero size; freed below with its final layout.
+        let p = unsafe { C.alloc(Layout::from_size_align(size, 8).expect("layout")) };
+        assert!(!p.is_null() && p as usize & 8 == 0, "plain");
+        // SAFETY: `p` holds `size` bytes.
+        unsafe { fill_pattern(p, size, 9) };
+        let q = realloc_at(p, size, size + 5000, 1, !copied);
+        let s = halloc::stats();
+        assert_eq!(q as usize & 8 != 0, copied, "{size} B");
+        assert_eq!(
+            s.live_samples,
+            before.live_samples + u64::from(copied),
+            "{s:?}"
+        );
+        assert_eq!(
+            s.dropped_samples,
+            before.dropped_samples + u64::from(!copied),
+            "{s:?}"
+        );
+        halloc::set_sample_rate(0);
+        // SAFETY: allocated by `C` with this layout.
+        unsafe { C.dealloc(q, Layout::from_size_align(size + 5000, 8).expect("layout")) };
+        assert_eq!(halloc::stats().live_samples, before.live_samples);
     }
     halloc::set_sample_rate(halloc::DEFAULT_SAMPLE_RATE);
 }

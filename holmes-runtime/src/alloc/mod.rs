@@ -45,9 +45,9 @@
 //!   test. The thread-locals are const-initialised `Cell`s without destructors:
 //!   accessing them never allocates and never registers a TLS destructor; if TLS is
 //!   unavailable the allocation is simply not sampled.
-//! - **Common free** of a block of alignment at most 8 and below 64 KiB (nearly every
-//!   block a Rust program frees) = a few register operations on the arguments, no
-//!   memory access: such blocks are *shifted* when sampled, placed 8 bytes into a
+//! - **Common free** of a block of alignment at most 8 (nearly every block a Rust
+//!   program frees) = a few register operations on the arguments, no memory access:
+//!   such blocks are *shifted* when sampled, placed 8 bytes into a
 //!   16-aligned block of the wrapped allocator, so bit 3 of a sample's address is
 //!   set, while glibc, musl (64-bit) and jemalloc (above 8 bytes) hand out 16-aligned
 //!   blocks. A clear bit 3 settles it: not a sample. A set bit 3 (a sample, or a block
@@ -72,10 +72,17 @@
 //!   the filter in front keeps the common case in one byte, and the shift removes
 //!   even that load for small blocks (measured with `benches/alloc.rs`, same run:
 //!   64 B pair from +7..+11 % to +4..+6 %, the HashMap bench from +2.3..+2.9 % to
-//!   +1.4..+1.9 %). Shifting costs a sample 8 bytes, and moving a block into or out
-//!   of the shifted form in `realloc` is a copy, which is why only blocks below
-//!   64 KiB are shifted: larger ones stay where the wrapped allocator put them, so
-//!   its `realloc` can still remap them without a copy. Serving sampled blocks from a
+//!   +1.4..+1.9 %). Shifting costs a sample 8 bytes. Samples of every size are
+//!   shifted, so the test needs no size (when blocks from 64 KiB stayed
+//!   unshifted and the free compared the size too: a 64 B pair with 2 threads
+//!   +5.6 % instead of +4.5 %, 16 layouts twice). So that a big block is not copied
+//!   whenever its `realloc` crosses in or out of the shifted form, a shifted block
+//!   stays shifted: its `realloc` goes to the wrapped allocator, shift and all (in
+//!   place, or remapped, as any block), and when the new block is not sampled it is
+//!   recorded as *carried*, weightless, so that its free still finds it (see
+//!   `table`: a stash slot is claimed before the block moves, so the record cannot
+//!   fail). Only a plain block sampled on `realloc` is copied into a sample's place,
+//!   at most `copy_limit` bytes (4 sample rates, at least 1 MiB). Serving sampled blocks from a
 //!   dedicated address range also makes the test a compare (jemalloc's profiler does
 //!   that); it was built and measured, and lost to the filter alone: +6.7 to +7.2 %
 //!   on the 64 B pair where the filter measured +4 %, and no gain on the HashMap
@@ -253,7 +260,10 @@ impl<A: GlobalAlloc> Allocator<A> {
             record(&self.filter, p, layout.size(), rate);
             return Some(p);
         }
-        let outer = shifted_layout(layout);
+        let Some(outer) = shifted_layout(layout) else {
+            // Too big to be had anyway.
+            return None;
+        };
         // SAFETY: `outer` has a non-zero size.
         let base = unsafe { self.alloc_plain(outer, zeroed) };
         if base.is_null() {
@@ -287,17 +297,11 @@ impl<A: GlobalAlloc> Allocator<A> {
         // SAFETY: the caller guarantees that `new_size`, rounded up to the alignment,
         // does not overflow `isize`.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        let old_shifted = shiftable(layout)
-            && ptr as usize & SHIFT != 0
-            && self.filter.maybe_sampled(ptr)
-            && table::contains(ptr);
-        let new_shifted = rate.is_some() && shiftable(new_layout);
-        if !old_shifted && !new_shifted {
-            // The wrapped allocator moves the block (in place when it can, by
-            // remapping big ones). Remove the old sample before the block can move and
-            // its address be reused. (A block of a shiftable layout that is not a
-            // shifted sample is no sample at all.)
-            let old = if !shiftable(layout) && self.filter.maybe_sampled(ptr) {
+        if !shiftable(layout) {
+            // Over-aligned: samples stay where the wrapped allocator put them, and it
+            // moves the block (in place when it can, by remapping big ones). Remove the
+            // old sample before the block can move and its address be reused.
+            let old = if self.filter.maybe_sampled(ptr) {
                 free_slow(&self.filter, ptr)
             } else {
                 None
@@ -316,9 +320,26 @@ impl<A: GlobalAlloc> Allocator<A> {
             }
             return p;
         }
-        // Into or out of a shifted block: a new block, a copy of at most `SHIFT_LIMIT`
-        // bytes (the shifted side is below it), then the old block is freed. If the
-        // new block cannot be had, the old one is untouched and still recorded.
+        let shifted =
+            ptr as usize & SHIFT != 0 && self.filter.maybe_sampled(ptr) && table::contains(ptr);
+        if shifted {
+            if let Some(claim) = table::claim() {
+                // SAFETY: forwarded from our caller's contract; `ptr` is shifted.
+                return unsafe { self.realloc_shifted(ptr, layout, new_layout, rate, claim) };
+            }
+        } else if rate.is_none() || layout.size() > copy_limit() {
+            // A plain block that stays plain. (One sampled now but bigger than the
+            // copy limit stays plain too: the sample is dropped, see `copy_limit`.)
+            if rate.is_some() {
+                DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
+            }
+            // SAFETY: forwarded unchanged from our caller's contract.
+            return unsafe { self.inner.realloc(ptr, layout, new_size) };
+        }
+        // Into a shifted block (a plain block sampled now), or out of one when no
+        // stash slot could be claimed: a new block, a copy, then the old block is
+        // freed. If the new block cannot be had, the old one is untouched and still
+        // recorded.
         // SAFETY: `new_layout` has a non-zero size (our caller's contract).
         let p = unsafe { self.alloc_rated(new_layout, false, rate) };
         if p.is_null() {
@@ -329,6 +350,55 @@ impl<A: GlobalAlloc> Allocator<A> {
         unsafe {
             std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
             self.dealloc_sampled(ptr, layout);
+        }
+        p
+    }
+
+    /// Reallocates a shifted block (a sample, or a carried block that was one) by the
+    /// wrapped allocator, shift and all, so it grows in place or is remapped as any
+    /// block would be, and records the moved block: as a sample when `rate` says so,
+    /// else as carried. `claim` guarantees the record a slot.
+    ///
+    /// # Safety
+    /// `GlobalAlloc::realloc`'s for `ptr` (recorded, shifted), `layout` and
+    /// `new_layout.size()`; `new_layout` has `layout`'s alignment.
+    unsafe fn realloc_shifted(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+        new_layout: Layout,
+        rate: Option<u64>,
+        claim: table::Claim,
+    ) -> *mut u8 {
+        let (Some(outer), Some(new_outer)) = (shifted_layout(layout), shifted_layout(new_layout))
+        else {
+            // Too big to be shifted: fails as the wrapped allocator would have.
+            table::release(claim);
+            return std::ptr::null_mut();
+        };
+        // Removed before the block can move and its address be reused.
+        let old = free_slow(&self.filter, ptr);
+        // SAFETY: a shifted block was allocated at `ptr - SHIFT` with `outer`;
+        // `new_outer` is a valid layout of the same alignment.
+        let base = unsafe { self.inner.realloc(ptr.sub(SHIFT), outer, new_outer.size()) };
+        if base.is_null() {
+            // The old block is still live: put its record back.
+            match old {
+                Some(rec) => {
+                    table::insert_claimed(&self.filter, ptr, &rec, claim);
+                    LIVE_EST.fetch_add(rec.est_bytes, Ordering::Relaxed);
+                }
+                None => table::release(claim),
+            }
+            return base;
+        }
+        // SAFETY: `new_outer` is `SHIFT` bytes longer than `new_layout`.
+        let p = unsafe { base.add(SHIFT) };
+        let size = new_layout.size();
+        if rate.is_some_and(|rate| record(&self.filter, p, size, rate)) {
+            table::release(claim);
+        } else {
+            table::insert_claimed(&self.filter, p, &table::Record::carried(size as u64), claim);
         }
         p
     }
@@ -365,10 +435,9 @@ impl<A: GlobalAlloc> Allocator<A> {
         // SAFETY: forwarded from our caller's contract, with the address and layout
         // the wrapped allocator handed out.
         unsafe {
-            if free_slow(&self.filter, ptr).is_some() && shiftable(layout) {
-                self.inner.dealloc(ptr.sub(SHIFT), shifted_layout(layout));
-            } else {
-                self.inner.dealloc(ptr, layout);
+            match (free_slow(&self.filter, ptr), shifted_layout(layout)) {
+                (Some(_), Some(outer)) => self.inner.dealloc(ptr.sub(SHIFT), outer),
+                _ => self.inner.dealloc(ptr, layout),
             }
         }
     }
@@ -376,26 +445,33 @@ impl<A: GlobalAlloc> Allocator<A> {
 
 /// How far into its block a shifted sample starts: bit 3 of its address is set.
 const SHIFT: usize = 8;
-/// Only blocks below this size are shifted, so moving a block into or out of the
-/// shifted form copies at most this much; larger samples stay where the wrapped
-/// allocator put them (its `realloc` may remap them without a copy) and are found by
-/// the filter.
-const SHIFT_LIMIT: usize = 64 << 10;
 
-/// Whether a sampled block of `layout` is shifted: alignment at most 8 (an address
-/// 8 bytes into a 16-aligned block is still aligned for it) and below [`SHIFT_LIMIT`].
+/// Whether the samples of `layout` are shifted: alignment at most 8 (an address 8
+/// bytes into a 16-aligned block is still aligned for it).
 #[inline(always)]
 fn shiftable(layout: Layout) -> bool {
-    layout.size() < SHIFT_LIMIT && layout.align() <= SHIFT
+    layout.align() <= SHIFT
 }
 
-/// The wrapped allocator's layout of a shifted block of `layout` (shiftable).
+/// The wrapped allocator's layout of a shifted block of `layout`; `None` when the
+/// layout is not shiftable or too big to be shifted (within 16 bytes of `isize::MAX`).
 #[inline]
-fn shifted_layout(layout: Layout) -> Layout {
-    debug_assert!(shiftable(layout));
-    // SAFETY: the size is below `SHIFT_LIMIT` + 8 and 16 is a power of two, so the
-    // rounded size cannot overflow `isize`.
-    unsafe { Layout::from_size_align_unchecked(layout.size() + SHIFT, 2 * SHIFT) }
+fn shifted_layout(layout: Layout) -> Option<Layout> {
+    if !shiftable(layout) {
+        return None;
+    }
+    Layout::from_size_align(layout.size().checked_add(SHIFT)?, 2 * SHIFT).ok()
+}
+
+/// The largest plain block a `realloc` copies to make its new block a (shifted)
+/// sample: 4 times the sample rate, at least 1 MiB. A bigger plain block sampled on
+/// `realloc` stays plain and the sample is dropped (counted): it is rare (a block
+/// sampled with probability `1 − e^(−size/rate)` at every size it grew through has to
+/// reach 4 rates unsampled: about 1 in 3 000 of them), and the copy (and the moment of
+/// both blocks in memory) would grow with the block.
+fn copy_limit() -> usize {
+    let limit = sample_rate().saturating_mul(4).max(1 << 20);
+    usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
 /// Records a sampled allocation of `size` bytes at `p`, counted in `filter`.
@@ -516,13 +592,13 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
 }
 
 /// The free and realloc fast paths' test: true when `ptr`, allocated with `layout`,
-/// is certainly not a live sample. A shiftable layout's samples are shifted, so a
+/// is certainly not recorded. A shiftable layout's recorded blocks are shifted, so a
 /// clear bit 3 settles it without a load: the wrapped allocator's own blocks have it
 /// clear when it aligns them to 16 (glibc and musl on 64-bit targets, jemalloc above 8
 /// bytes). A set bit 3 (a sample, or a block of an allocator that aligns to 8 only) and
-/// a layout that is never shifted are decided out of line, by the filter.
+/// an alignment above 8 (never shifted) are decided out of line, by the filter.
 ///
-/// Bit 3 first, then the layout, each failure marked cold, with `branch_barrier`
+/// Bit 3 first, then the alignment, each failure marked cold, with `branch_barrier`
 /// between: without it LLVM merged the two into one condition, ordered the bit test
 /// last and computed it with `mov; and` instead of `test` (or with `setcc`), one or two
 /// instructions more per call.
@@ -615,8 +691,12 @@ pub struct HeapStats {
     pub total_sampled_allocs: u64,
     /// Frees (and reallocs) of sampled blocks since the start.
     pub sampled_frees: u64,
-    /// Samples not recorded as live because the live table was full.
+    /// Samples not recorded as live because the live table was full (or, rarely, a
+    /// plain block sampled on `realloc` was too big to move into a sample's place).
     pub dropped_samples: u64,
+    /// Blocks that were samples and were reallocated without a new sample: still
+    /// placed as samples are, so recorded (in the live table, weightless) until freed.
+    pub carried_blocks: u64,
     /// Distinct stacks recorded (at most [`MAX_BUCKETS`]).
     pub stack_buckets: u64,
     /// Samples charged to the overflow bucket because the stack table was full.
@@ -635,6 +715,7 @@ pub fn stats() -> HeapStats {
         total_sampled_allocs: TOTAL_SAMPLED.load(Ordering::Relaxed),
         sampled_frees: table::removed(),
         dropped_samples: DROPPED_SAMPLES.load(Ordering::Relaxed),
+        carried_blocks: table::carried(),
         stack_buckets: buckets::used(),
         dropped_stacks: buckets::dropped(),
         trigger_threshold: trigger::threshold(),

@@ -15,6 +15,15 @@
 //!   removed slot simply goes back to 0 (no tombstones, probe length fixed forever).
 //!   When the window is full or [`MAX_LIVE`] records are live (a soft cap: racing
 //!   inserters may pass it by one each) the sample is dropped and counted.
+//! - *Carried* records ([`Record::carried`]): a shifted block that was a sample and was
+//!   reallocated without a new sample (see `alloc`'s module docs). It stays shifted, so
+//!   its free must still find it, but it weighs nothing, is in no profile and is not
+//!   counted as a sample. The cap does not refuse them.
+//! - The stash: [`STASH`] more slots, scanned only while one is claimed. A `realloc`
+//!   that keeps a block shifted claims one *before* the wrapped allocator moves the
+//!   block ([`claim`]), so the moved block can be recorded even when its window is
+//!   full ([`insert_claimed`]): once moved, a shifted block that no record names would
+//!   be freed at the wrong address. No slot to claim: the caller copies instead.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
@@ -33,6 +42,14 @@ const FILTER_LEN: usize = 1 << FILTER_LOG2;
 /// A slot being written (never a real pointer).
 const BUSY: usize = 1;
 
+/// The bucket of a carried record (no stack bucket has it: see [`MAX_BUCKETS`]).
+///
+/// [`MAX_BUCKETS`]: super::MAX_BUCKETS
+const CARRIED: u32 = u32::MAX;
+
+/// Slots of the stash.
+pub(crate) const STASH: usize = 64;
+
 /// What a live sample weighs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Record {
@@ -44,6 +61,22 @@ pub(crate) struct Record {
     pub est_count: u64,
     /// Estimated bytes it stands for.
     pub est_bytes: u64,
+}
+
+impl Record {
+    /// The record of a carried block of `size` bytes: weighs nothing.
+    pub(crate) fn carried(size: u64) -> Record {
+        Record {
+            size,
+            bucket: CARRIED,
+            est_count: 0,
+            est_bytes: 0,
+        }
+    }
+
+    fn is_carried(&self) -> bool {
+        self.bucket == CARRIED
+    }
 }
 
 struct Data {
@@ -126,10 +159,36 @@ impl Filter {
 
 static KEYS: Keys = Keys([const { AtomicUsize::new(0) }; SLOTS]);
 static DATA: [Data; SLOTS] = [const { Data::new() }; SLOTS];
-/// Records inserted / removed: live = inserted - removed. Two counters written by
-/// different paths instead of one shared up-down counter; the cap check only reads.
+static STASH_KEYS: [AtomicUsize; STASH] = [const { AtomicUsize::new(0) }; STASH];
+static STASH_DATA: [Data; STASH] = [const { Data::new() }; STASH];
+/// Stash slots claimed (reserved or holding a record): lookups scan the stash only
+/// while it is non-zero.
+static STASH_CLAIMED: AtomicUsize = AtomicUsize::new(0);
+/// Sample records inserted / removed: live = inserted - removed. Two counters written
+/// by different paths instead of one shared up-down counter; the cap check only reads.
 static INSERTED: AtomicU64 = AtomicU64::new(0);
 static REMOVED: AtomicU64 = AtomicU64::new(0);
+/// The same for carried records.
+static CARRIED_IN: AtomicU64 = AtomicU64::new(0);
+static CARRIED_OUT: AtomicU64 = AtomicU64::new(0);
+
+fn count_in(rec: &Record) {
+    let c = if rec.is_carried() {
+        &CARRIED_IN
+    } else {
+        &INSERTED
+    };
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+fn count_out(rec: &Record) {
+    let c = if rec.is_carried() {
+        &CARRIED_OUT
+    } else {
+        &REMOVED
+    };
+    c.fetch_add(1, Ordering::Relaxed);
+}
 
 #[inline(always)]
 fn hash(ptr: usize) -> u64 {
@@ -169,15 +228,20 @@ fn window(ptr: usize) -> impl Iterator<Item = usize> {
     (0..WINDOW).map(move |i| (start + i) & (SLOTS - 1))
 }
 
-/// Records `ptr` as a live sample, counted in `filter`. False when the table is full
-/// (the caller counts the drop).
+/// Records `ptr` as a live sample (or carried block), counted in `filter`. False when
+/// the table is full (the caller counts the drop): its window, or for a sample the cap.
 pub(crate) fn insert(filter: &Filter, ptr: *mut u8, rec: &Record) -> bool {
     let ptr = ptr as usize;
-    if ptr <= BUSY {
+    // A soft cap: racing inserters may pass it by one each.
+    if !rec.is_carried() && live() + carried() >= MAX_LIVE {
         return false;
     }
-    // A soft cap: racing inserters may pass it by one each.
-    if live() >= MAX_LIVE {
+    insert_in_window(filter, ptr, rec)
+}
+
+/// [`insert`] without the cap.
+fn insert_in_window(filter: &Filter, ptr: usize, rec: &Record) -> bool {
+    if ptr <= BUSY {
         return false;
     }
     for idx in window(ptr) {
@@ -190,11 +254,48 @@ pub(crate) fn insert(filter: &Filter, ptr: *mut u8, rec: &Record) -> bool {
             DATA[idx].store(rec);
             filter.inc(ptr);
             key.store(ptr, Ordering::Release);
-            INSERTED.fetch_add(1, Ordering::Relaxed);
+            count_in(rec);
             return true;
         }
     }
     false
+}
+
+/// A claimed stash slot: held across a `realloc` of a shifted block, then either
+/// given back or filled by [`insert_claimed`].
+#[must_use]
+pub(crate) struct Claim(usize);
+
+/// Claims a stash slot, `None` when all [`STASH`] are claimed.
+pub(crate) fn claim() -> Option<Claim> {
+    let idx = STASH_KEYS.iter().position(|key| {
+        key.load(Ordering::Relaxed) == 0
+            && key
+                .compare_exchange(0, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    })?;
+    STASH_CLAIMED.fetch_add(1, Ordering::Relaxed);
+    Some(Claim(idx))
+}
+
+/// Gives back a claimed, unfilled slot.
+pub(crate) fn release(claim: Claim) {
+    STASH_KEYS[claim.0].store(0, Ordering::Release);
+    STASH_CLAIMED.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Records `ptr` like [`insert`], but over the cap too and, when its window is full,
+/// in the claimed slot: it cannot fail. The slot is given back when not needed.
+pub(crate) fn insert_claimed(filter: &Filter, ptr: *mut u8, rec: &Record, claim: Claim) {
+    let ptr = ptr as usize;
+    if insert_in_window(filter, ptr, rec) {
+        release(claim);
+        return;
+    }
+    STASH_DATA[claim.0].store(rec);
+    filter.inc(ptr);
+    STASH_KEYS[claim.0].store(ptr, Ordering::Release);
+    count_in(rec);
 }
 
 /// Removes `ptr` if it is a live sample counted in `filter` and returns its record.
@@ -202,28 +303,47 @@ pub(crate) fn insert(filter: &Filter, ptr: *mut u8, rec: &Record) -> bool {
 /// meanwhile.
 pub(crate) fn remove(filter: &Filter, ptr: *mut u8) -> Option<Record> {
     let ptr = ptr as usize;
-    for idx in window(ptr) {
-        let key = &KEYS.0[idx];
-        if key.load(Ordering::Acquire) == ptr {
-            let rec = DATA[idx].load();
-            if key
-                .compare_exchange(ptr, 0, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                filter.dec(ptr);
-                REMOVED.fetch_add(1, Ordering::Relaxed);
-                return Some(rec);
-            }
+    let rec = match window(ptr).find_map(|idx| take(&KEYS.0[idx], &DATA[idx], ptr)) {
+        Some(rec) => rec,
+        None => {
+            let rec =
+                stash_slots().find_map(|idx| take(&STASH_KEYS[idx], &STASH_DATA[idx], ptr))?;
+            STASH_CLAIMED.fetch_sub(1, Ordering::Relaxed);
+            rec
         }
-    }
-    None
+    };
+    filter.dec(ptr);
+    count_out(&rec);
+    Some(rec)
 }
 
-/// True when `ptr` is a live sample (a read-only scan of its window). Only the owner
-/// of a block frees it, so the answer stays true until the owner removes it.
+/// Empties the slot `key` if it holds `ptr`, and returns its record.
+fn take(key: &AtomicUsize, data: &Data, ptr: usize) -> Option<Record> {
+    if key.load(Ordering::Acquire) != ptr {
+        return None;
+    }
+    let rec = data.load();
+    key.compare_exchange(ptr, 0, Ordering::AcqRel, Ordering::Relaxed)
+        .ok()?;
+    Some(rec)
+}
+
+/// The stash's slot indices, none while no slot is claimed.
+fn stash_slots() -> std::ops::Range<usize> {
+    if STASH_CLAIMED.load(Ordering::Relaxed) == 0 {
+        0..0
+    } else {
+        0..STASH
+    }
+}
+
+/// True when `ptr` is recorded (a read-only scan of its window, and of the stash while
+/// a slot is claimed). Only the owner of a block frees it, so the answer stays true
+/// until the owner removes it.
 pub(crate) fn contains(ptr: *mut u8) -> bool {
     let ptr = ptr as usize;
     window(ptr).any(|idx| KEYS.0[idx].load(Ordering::Acquire) == ptr)
+        || stash_slots().any(|idx| STASH_KEYS[idx].load(Ordering::Acquire) == ptr)
 }
 
 /// Number of live samples recorded.
@@ -232,21 +352,29 @@ pub(crate) fn live() -> u64 {
     INSERTED.load(Ordering::Relaxed).saturating_sub(removed)
 }
 
+/// Number of carried records.
+pub(crate) fn carried() -> u64 {
+    let out = CARRIED_OUT.load(Ordering::Relaxed);
+    CARRIED_IN.load(Ordering::Relaxed).saturating_sub(out)
+}
+
 /// Records removed since the start (frees and reallocs of sampled blocks).
 pub(crate) fn removed() -> u64 {
     REMOVED.load(Ordering::Relaxed)
 }
 
-/// Calls `f` with every live record (a racy but consistent-per-record view: a record
-/// whose key changed while it was read is skipped).
+/// Calls `f` with every live sample's record (a racy but consistent-per-record view: a
+/// record whose key changed while it was read is skipped); carried records are not
+/// samples and are left out.
 pub(crate) fn for_each_live(mut f: impl FnMut(usize, Record)) {
-    for (idx, key) in KEYS.0.iter().enumerate() {
+    let slots = KEYS.0.iter().zip(&DATA);
+    for (key, data) in slots.chain(STASH_KEYS.iter().zip(&STASH_DATA)) {
         let k = key.load(Ordering::Acquire);
         if k <= BUSY {
             continue;
         }
-        let rec = DATA[idx].load();
-        if key.load(Ordering::Acquire) == k {
+        let rec = data.load();
+        if key.load(Ordering::Acquire) == k && !rec.is_carried() {
             f(k, rec);
         }
     }
@@ -339,6 +467,63 @@ pub(crate) mod tests {
         }
         // Saturated: stays "maybe" (correct, just slower), never a false "no".
         assert!(F.maybe_sampled(ptrs[0]));
+    }
+
+    #[test]
+    fn a_claimed_stash_slot_takes_the_record_a_full_window_refuses() {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let target = home(fake(60_000_000) as usize);
+        let ptrs: Vec<*mut u8> = (60_000_000..200_000_000)
+            .map(fake)
+            .filter(|p| home(*p as usize) == target)
+            .take(WINDOW + 2)
+            .collect();
+        for p in &ptrs[..WINDOW] {
+            assert!(insert(&F, *p, &rec(1)));
+        }
+        let (sample, carried) = (ptrs[WINDOW], ptrs[WINDOW + 1]);
+        assert!(!insert(&F, sample, &rec(5)), "window full");
+        let (live_before, carried_before) = (live(), super::carried());
+        insert_claimed(&F, sample, &rec(5), claim().expect("a free slot"));
+        insert_claimed(
+            &F,
+            carried,
+            &Record::carried(7),
+            claim().expect("a free slot"),
+        );
+        assert!(contains(sample) && contains(carried));
+        assert_eq!(
+            (live(), super::carried()),
+            (live_before + 1, carried_before + 1)
+        );
+        let mut seen = Vec::new();
+        for_each_live(|k, r| {
+            if k == sample as usize || k == carried as usize {
+                seen.push(r.size);
+            }
+        });
+        assert_eq!(
+            seen,
+            [5],
+            "samples in the stash are listed, carried blocks are not"
+        );
+        assert_eq!(remove(&F, carried), Some(Record::carried(7)));
+        assert_eq!(remove(&F, sample), Some(rec(5)));
+        assert!(!contains(sample) && !contains(carried));
+        assert_eq!((live(), super::carried()), (live_before, carried_before));
+        // A claim not needed (room in the window) is given back; all STASH can be
+        // claimed, then none.
+        assert!(remove(&F, ptrs[0]).is_some());
+        insert_claimed(&F, ptrs[0], &rec(1), claim().expect("a free slot"));
+        assert_eq!(STASH_CLAIMED.load(Ordering::Relaxed), 0);
+        let claims: Vec<Claim> = (0..STASH).map_while(|_| claim()).collect();
+        assert_eq!(claims.len(), STASH);
+        assert!(claim().is_none(), "all claimed");
+        claims.into_iter().for_each(release);
+        assert_eq!(STASH_CLAIMED.load(Ordering::Relaxed), 0);
+        for p in &ptrs[..WINDOW] {
+            assert!(remove(&F, *p).is_some());
+        }
     }
 
     #[test]
