@@ -24,7 +24,8 @@ fn realloc_keeps_contents_and_forgets_samples_across_sampling_changes() {
         24usize,
         4000,
         5000,
-        // Around the largest block whose samples are shifted (64 KiB).
+        // Around 64 KiB (samples from there on were not shifted once), and a few
+        // MiB (remapped by glibc's realloc, shift and all).
         65_535,
         65_536,
         300_000,
