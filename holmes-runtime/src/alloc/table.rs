@@ -172,20 +172,13 @@ static REMOVED: AtomicU64 = AtomicU64::new(0);
 static CARRIED_IN: AtomicU64 = AtomicU64::new(0);
 static CARRIED_OUT: AtomicU64 = AtomicU64::new(0);
 
-fn count_in(rec: &Record) {
-    let c = if rec.is_carried() {
-        &CARRIED_IN
-    } else {
-        &INSERTED
-    };
-    c.fetch_add(1, Ordering::Relaxed);
-}
-
-fn count_out(rec: &Record) {
-    let c = if rec.is_carried() {
-        &CARRIED_OUT
-    } else {
-        &REMOVED
+/// Counts a record going into (`going_in`) or out of the table, by kind.
+fn count(rec: &Record, going_in: bool) {
+    let c = match (rec.is_carried(), going_in) {
+        (false, true) => &INSERTED,
+        (false, false) => &REMOVED,
+        (true, true) => &CARRIED_IN,
+        (true, false) => &CARRIED_OUT,
     };
     c.fetch_add(1, Ordering::Relaxed);
 }
@@ -254,7 +247,7 @@ fn insert_in_window(filter: &Filter, ptr: usize, rec: &Record) -> bool {
             DATA[idx].store(rec);
             filter.inc(ptr);
             key.store(ptr, Ordering::Release);
-            count_in(rec);
+            count(rec, true);
             return true;
         }
     }
@@ -295,7 +288,7 @@ pub(crate) fn insert_claimed(filter: &Filter, ptr: *mut u8, rec: &Record, claim:
     STASH_DATA[claim.0].store(rec);
     filter.inc(ptr);
     STASH_KEYS[claim.0].store(ptr, Ordering::Release);
-    count_in(rec);
+    count(rec, true);
 }
 
 /// Removes `ptr` if it is a live sample counted in `filter` and returns its record.
@@ -313,7 +306,7 @@ pub(crate) fn remove(filter: &Filter, ptr: *mut u8) -> Option<Record> {
         }
     };
     filter.dec(ptr);
-    count_out(&rec);
+    count(&rec, false);
     Some(rec)
 }
 
@@ -420,20 +413,26 @@ pub(crate) mod tests {
         assert!(!F.maybe_sampled(p), "filter counter back to zero");
     }
 
-    #[test]
-    fn window_full_drops_then_frees_reuse() {
-        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        // Find WINDOW + 1 fake pointers sharing one home window.
-        let target = home(fake(1_000_000) as usize);
-        let ptrs: Vec<*mut u8> = (1_000_000..50_000_000)
+    /// `WINDOW + extra` fake pointers sharing one home window (from `fake(from)` on),
+    /// the first `WINDOW` of them inserted: the window is full.
+    fn full_window(from: usize, extra: usize) -> Vec<*mut u8> {
+        let target = home(fake(from) as usize);
+        let ptrs: Vec<*mut u8> = (from..from + 200_000_000)
             .map(fake)
             .filter(|p| home(*p as usize) == target)
-            .take(WINDOW + 1)
+            .take(WINDOW + extra)
             .collect();
-        assert_eq!(ptrs.len(), WINDOW + 1);
+        assert_eq!(ptrs.len(), WINDOW + extra);
         for p in &ptrs[..WINDOW] {
             assert!(insert(&F, *p, &rec(1)));
         }
+        ptrs
+    }
+
+    #[test]
+    fn window_full_drops_then_frees_reuse() {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let ptrs = full_window(1_000_000, 1);
         assert!(!insert(&F, ptrs[WINDOW], &rec(1)), "window full: dropped");
         assert!(remove(&F, ptrs[WINDOW]).is_none());
         assert!(remove(&F, ptrs[3]).is_some());
@@ -472,15 +471,7 @@ pub(crate) mod tests {
     #[test]
     fn a_claimed_stash_slot_takes_the_record_a_full_window_refuses() {
         let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let target = home(fake(60_000_000) as usize);
-        let ptrs: Vec<*mut u8> = (60_000_000..200_000_000)
-            .map(fake)
-            .filter(|p| home(*p as usize) == target)
-            .take(WINDOW + 2)
-            .collect();
-        for p in &ptrs[..WINDOW] {
-            assert!(insert(&F, *p, &rec(1)));
-        }
+        let ptrs = full_window(60_000_000, 2);
         let (sample, carried) = (ptrs[WINDOW], ptrs[WINDOW + 1]);
         assert!(!insert(&F, sample, &rec(5)), "window full");
         let (live_before, carried_before) = (live(), super::carried());
