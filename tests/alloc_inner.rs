@@ -277,8 +277,8 @@ fn a_sample_reallocated_unsampled_stays_shifted_and_is_moved_by_the_wrapped_allo
 }
 
 /// A plain block sampled on `realloc` is copied into a shifted block when it is small;
-/// above the copy limit (4 sample rates, at least 1 MiB) it stays plain and the sample
-/// is dropped, counted.
+/// above the copy limit (4 sample rates, at least 1 MiB) it stays plain and its sample
+/// is counted in the allocation profile and as dropped, not as live.
 #[test]
 fn a_plain_block_sampled_on_realloc_is_copied_into_place_unless_too_big() {
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -290,8 +290,10 @@ fn a_plain_block_sampled_on_realloc_is_copied_into_place_unless_too_big() {
         assert!(!p.is_null() && p as usize & 8 == 0, "plain");
         // SAFETY: `p` holds `size` bytes.
         unsafe { fill_pattern(p, size, 9) };
+        let sampled_before = halloc::stats().total_sampled_allocs;
         let q = realloc_at(p, size, size + 5000, 1, !copied);
         let s = halloc::stats();
+        assert_eq!(s.total_sampled_allocs, sampled_before + 1, "{size} B");
         assert_eq!(q as usize & 8 != 0, copied, "{size} B");
         assert_eq!(
             s.live_samples,

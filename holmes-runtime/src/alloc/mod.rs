@@ -329,12 +329,14 @@ impl<A: GlobalAlloc> Allocator<A> {
             }
         } else if rate.is_none() || layout.size() > copy_limit() {
             // A plain block that stays plain. (One sampled now but bigger than the
-            // copy limit stays plain too: the sample is dropped, see `copy_limit`.)
-            if rate.is_some() {
-                DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
-            }
+            // copy limit stays plain too: its sample is only in the allocation
+            // profile, see `copy_limit`.)
             // SAFETY: forwarded unchanged from our caller's contract.
-            return unsafe { self.inner.realloc(ptr, layout, new_size) };
+            let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+            if let (Some(rate), false) = (rate, p.is_null()) {
+                record_dropped(new_size, rate);
+            }
+            return p;
         }
         // Into a shifted block (a plain block sampled now), or out of one when no
         // stash slot could be claimed: a new block, a copy, then the old block is
@@ -465,10 +467,10 @@ fn shifted_layout(layout: Layout) -> Option<Layout> {
 
 /// The largest plain block a `realloc` copies to make its new block a (shifted)
 /// sample: 4 times the sample rate, at least 1 MiB. A bigger plain block sampled on
-/// `realloc` stays plain and the sample is dropped (counted): it is rare (a block
-/// sampled with probability `1 − e^(−size/rate)` at every size it grew through has to
-/// reach 4 rates unsampled: about 1 in 3 000 of them), and the copy (and the moment of
-/// both blocks in memory) would grow with the block.
+/// `realloc` stays plain and its sample is only in the allocation profile, counted as
+/// dropped. That is rare (a block sampled with probability `1 − e^(−size/rate)` at
+/// every size it grew through has to reach 4 rates unsampled: about 1 in 3 000), and
+/// the copy (and the moment of both blocks in memory) would grow with the block.
 fn copy_limit() -> usize {
     let limit = sample_rate().saturating_mul(4).max(1 << 20);
     usize::try_from(limit).unwrap_or(usize::MAX)
@@ -484,26 +486,9 @@ fn record(filter: &table::Filter, p: *mut u8, size: usize, rate: u64) -> bool {
         return false;
     }
     sampler::guarded(|| {
-        let mut st = Stack::empty();
-        // The frames of the allocation path (this function included) are trimmed by
-        // name when the profile is written, not here: cheaper on this path.
-        stack::capture_current(&mut st);
-        let size = size as u64;
-        let w = weight(size, rate);
-        // + 0.5 and truncate: rounds (positive values) without a libm call.
-        let est_count = (w * sampler::COUNT_ONE as f64 + 0.5) as u64;
-        let est_bytes = (w * size as f64 + 0.5) as u64;
-        let bucket = buckets::find_or_insert(&st);
-        buckets::add(bucket, est_count, est_bytes);
-        TOTAL_SAMPLED.fetch_add(1, Ordering::Relaxed);
-        let rec = table::Record {
-            size,
-            bucket,
-            est_count,
-            est_bytes,
-        };
+        let rec = charge(size, rate);
         if table::insert(filter, p, &rec) {
-            let live = LIVE_EST.fetch_add(est_bytes, Ordering::Relaxed) + est_bytes;
+            let live = LIVE_EST.fetch_add(rec.est_bytes, Ordering::Relaxed) + rec.est_bytes;
             trigger::check(live);
             true
         } else {
@@ -511,6 +496,42 @@ fn record(filter: &table::Filter, p: *mut u8, size: usize, rate: u64) -> bool {
             false
         }
     })
+}
+
+/// A sample of `size` bytes whose block cannot be recorded as live (a plain block
+/// beyond the copy limit): in the allocation profile, and counted as dropped.
+#[cold]
+#[inline(never)]
+fn record_dropped(size: usize, rate: u64) {
+    sampler::guarded(|| {
+        charge(size, rate);
+        DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// Charges a sample of `size` bytes (non-zero) to the allocation profile, its stack's
+/// bucket and the sample count, and returns its live record (not inserted yet). Runs
+/// inside `sampler::guarded`.
+#[inline(always)]
+fn charge(size: usize, rate: u64) -> table::Record {
+    let mut st = Stack::empty();
+    // The frames of the allocation path (this function included) are trimmed by name
+    // when the profile is written, not here: cheaper on this path.
+    stack::capture_current(&mut st);
+    let size = size as u64;
+    let w = weight(size, rate);
+    // + 0.5 and truncate: rounds (positive values) without a libm call.
+    let est_count = (w * sampler::COUNT_ONE as f64 + 0.5) as u64;
+    let est_bytes = (w * size as f64 + 0.5) as u64;
+    let bucket = buckets::find_or_insert(&st);
+    buckets::add(bucket, est_count, est_bytes);
+    TOTAL_SAMPLED.fetch_add(1, Ordering::Relaxed);
+    table::Record {
+        size,
+        bucket,
+        est_count,
+        est_bytes,
+    }
 }
 
 /// Puts back the record of a block whose `realloc` failed.
