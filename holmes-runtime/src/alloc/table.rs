@@ -164,23 +164,27 @@ static STASH_DATA: [Data; STASH] = [const { Data::new() }; STASH];
 /// Stash slots claimed (reserved or holding a record): lookups scan the stash only
 /// while it is non-zero.
 static STASH_CLAIMED: AtomicUsize = AtomicUsize::new(0);
-/// Sample records inserted / removed: live = inserted - removed. Two counters written
-/// by different paths instead of one shared up-down counter; the cap check only reads.
+/// Records inserted / removed (samples and carried): recorded = inserted - removed.
+/// Two counters written by different paths instead of one shared up-down counter; the
+/// cap check only reads.
 static INSERTED: AtomicU64 = AtomicU64::new(0);
 static REMOVED: AtomicU64 = AtomicU64::new(0);
-/// The same for carried records.
+/// The carried ones among them: written only when a carried record comes or goes, so
+/// a sample's way in and out touches the two above alone.
 static CARRIED_IN: AtomicU64 = AtomicU64::new(0);
 static CARRIED_OUT: AtomicU64 = AtomicU64::new(0);
 
-/// Counts a record going into (`going_in`) or out of the table, by kind.
+/// Counts a record going into (`going_in`) or out of the table.
 fn count(rec: &Record, going_in: bool) {
-    let c = match (rec.is_carried(), going_in) {
-        (false, true) => &INSERTED,
-        (false, false) => &REMOVED,
-        (true, true) => &CARRIED_IN,
-        (true, false) => &CARRIED_OUT,
+    let (all, carried) = if going_in {
+        (&INSERTED, &CARRIED_IN)
+    } else {
+        (&REMOVED, &CARRIED_OUT)
     };
-    c.fetch_add(1, Ordering::Relaxed);
+    all.fetch_add(1, Ordering::Relaxed);
+    if rec.is_carried() {
+        carried.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[inline(always)]
@@ -226,7 +230,7 @@ fn window(ptr: usize) -> impl Iterator<Item = usize> {
 pub(crate) fn insert(filter: &Filter, ptr: *mut u8, rec: &Record) -> bool {
     let ptr = ptr as usize;
     // A soft cap: racing inserters may pass it by one each.
-    if !rec.is_carried() && live() + carried() >= MAX_LIVE {
+    if !rec.is_carried() && records() >= MAX_LIVE {
         return false;
     }
     insert_in_window(filter, ptr, rec)
@@ -339,10 +343,15 @@ pub(crate) fn contains(ptr: *mut u8) -> bool {
         || stash_slots().any(|idx| STASH_KEYS[idx].load(Ordering::Acquire) == ptr)
 }
 
-/// Number of live samples recorded.
-pub(crate) fn live() -> u64 {
+/// Number of records, samples and carried.
+fn records() -> u64 {
     let removed = REMOVED.load(Ordering::Relaxed);
     INSERTED.load(Ordering::Relaxed).saturating_sub(removed)
+}
+
+/// Number of live samples recorded.
+pub(crate) fn live() -> u64 {
+    records().saturating_sub(carried())
 }
 
 /// Number of carried records.
@@ -351,9 +360,10 @@ pub(crate) fn carried() -> u64 {
     CARRIED_IN.load(Ordering::Relaxed).saturating_sub(out)
 }
 
-/// Records removed since the start (frees and reallocs of sampled blocks).
+/// Sample records removed since the start (frees and reallocs of sampled blocks).
 pub(crate) fn removed() -> u64 {
-    REMOVED.load(Ordering::Relaxed)
+    let carried_out = CARRIED_OUT.load(Ordering::Relaxed);
+    REMOVED.load(Ordering::Relaxed).saturating_sub(carried_out)
 }
 
 /// Calls `f` with every live sample's record (a racy but consistent-per-record view: a
