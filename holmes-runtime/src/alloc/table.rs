@@ -242,20 +242,29 @@ fn insert_in_window(filter: &Filter, ptr: usize, rec: &Record) -> bool {
         return false;
     }
     for idx in window(ptr) {
-        let key = &KEYS.0[idx];
-        if key.load(Ordering::Relaxed) == 0
-            && key
-                .compare_exchange(0, BUSY, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-        {
-            DATA[idx].store(rec);
-            filter.inc(ptr);
-            key.store(ptr, Ordering::Release);
-            count(rec, true);
+        if reserve(&KEYS.0[idx]) {
+            fill(&KEYS.0[idx], &DATA[idx], filter, ptr, rec);
             return true;
         }
     }
     false
+}
+
+/// Reserves the slot `key` if it is free (marks it `BUSY`).
+fn reserve(key: &AtomicUsize) -> bool {
+    key.load(Ordering::Relaxed) == 0
+        && key
+            .compare_exchange(0, BUSY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+}
+
+/// Fills a reserved slot with `ptr`'s record, counted in `filter`: the data first,
+/// then the key, so a reader that sees the key sees the data.
+fn fill(key: &AtomicUsize, data: &Data, filter: &Filter, ptr: usize, rec: &Record) {
+    data.store(rec);
+    filter.inc(ptr);
+    key.store(ptr, Ordering::Release);
+    count(rec, true);
 }
 
 /// A claimed stash slot: held across a `realloc` of a shifted block, then either
@@ -265,12 +274,7 @@ pub(crate) struct Claim(usize);
 
 /// Claims a stash slot, `None` when all [`STASH`] are claimed.
 pub(crate) fn claim() -> Option<Claim> {
-    let idx = STASH_KEYS.iter().position(|key| {
-        key.load(Ordering::Relaxed) == 0
-            && key
-                .compare_exchange(0, BUSY, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-    })?;
+    let idx = STASH_KEYS.iter().position(reserve)?;
     STASH_CLAIMED.fetch_add(1, Ordering::Relaxed);
     Some(Claim(idx))
 }
@@ -289,10 +293,7 @@ pub(crate) fn insert_claimed(filter: &Filter, ptr: *mut u8, rec: &Record, claim:
         release(claim);
         return;
     }
-    STASH_DATA[claim.0].store(rec);
-    filter.inc(ptr);
-    STASH_KEYS[claim.0].store(ptr, Ordering::Release);
-    count(rec, true);
+    fill(&STASH_KEYS[claim.0], &STASH_DATA[claim.0], filter, ptr, rec);
 }
 
 /// Removes `ptr` if it is a live sample counted in `filter` and returns its record.
