@@ -311,7 +311,7 @@ impl<A: GlobalAlloc> Allocator<A> {
             if p.is_null() {
                 // The old block is still live: put its sample back.
                 if let Some(rec) = old {
-                    restore(&self.filter, ptr, &rec);
+                    restore(&self.filter, ptr, &rec, None);
                 }
                 return p;
             }
@@ -386,10 +386,7 @@ impl<A: GlobalAlloc> Allocator<A> {
         if base.is_null() {
             // The old block is still live: put its record back.
             match old {
-                Some(rec) => {
-                    table::insert_claimed(&self.filter, ptr, &rec, claim);
-                    LIVE_EST.fetch_add(rec.est_bytes, Ordering::Relaxed);
-                }
+                Some(rec) => restore(&self.filter, ptr, &rec, Some(claim)),
                 None => table::release(claim),
             }
             return base;
@@ -535,8 +532,17 @@ fn charge(size: usize, rate: u64) -> table::Record {
 }
 
 /// Puts back the record of a block whose `realloc` failed.
-fn restore(filter: &table::Filter, p: *mut u8, rec: &table::Record) {
-    if table::insert(filter, p, rec) {
+/// With a claimed stash slot it cannot fail (a shifted block must stay recorded);
+/// without one a record that finds no room is a dropped sample.
+fn restore(filter: &table::Filter, p: *mut u8, rec: &table::Record, claim: Option<table::Claim>) {
+    let recorded = match claim {
+        Some(claim) => {
+            table::insert_claimed(filter, p, rec, claim);
+            true
+        }
+        None => table::insert(filter, p, rec),
+    };
+    if recorded {
         LIVE_EST.fetch_add(rec.est_bytes, Ordering::Relaxed);
     } else {
         DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
