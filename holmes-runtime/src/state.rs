@@ -44,6 +44,7 @@ pub(crate) struct Counters {
     pub throttled: Counter,
     pub skipped_low_disk: Counter,
     pub files_deleted: Counter,
+    pub signal_takeovers: Counter,
 }
 
 /// Nanoseconds after `Shared::epoch`; 0 = unset.
@@ -246,6 +247,7 @@ impl Shared {
             throttled: c.throttled.get(),
             skipped_low_disk: c.skipped_low_disk.get(),
             files_deleted: c.files_deleted.get(),
+            signal_takeovers: c.signal_takeovers.get(),
             reports: self
                 .reports
                 .lock()
@@ -333,6 +335,10 @@ pub struct Status {
     pub skipped_low_disk: u64,
     /// Old dump files deleted by retention.
     pub files_deleted: u64,
+    /// CPU captures during which the host installed its own `SIGPROF` handler or
+    /// re-armed `ITIMER_PROF` (holmes left them in place), and thread dumps refused
+    /// because the host took over the dump signal.
+    pub signal_takeovers: u64,
     /// What the reporters did (all zero without reporters).
     pub reports: crate::report::ReportStats,
     /// The sampling interval in force.

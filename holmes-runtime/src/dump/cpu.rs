@@ -33,10 +33,25 @@
 //!   the timer starts. Known risk: a library `dlclose`d during the capture could make
 //!   that check read unmapped memory (the thread dump's equivalent check shares it).
 //!
-//! CPU profiling is process-wide (one `SIGPROF`, one `ITIMER_PROF` per process): holmes
-//! captures one profile at a time and refuses to start when another `SIGPROF` handler is
-//! installed (another profiler is running).
-
+//! # Sharing `SIGPROF` with the host
+//! CPU profiling is process-wide (one `SIGPROF` disposition, one `ITIMER_PROF` per
+//! process), so holmes captures one profile at a time ([`CpuError::Busy`]) and:
+//! - **keeps its handler installed once installed**, for the life of the process: outside
+//!   a capture it returns at once. A `SIGPROF` generated just before the timer was
+//!   disarmed may be delivered a moment after the capture ended (to a thread woken from
+//!   `epoll_wait` that waited for a CPU); restoring the default action there would kill
+//!   the process. The handler is installed only over `SIG_DFL` or `SIG_IGN`; another
+//!   handler (a profiler of the host's) makes the capture refuse
+//!   ([`CpuError::SignalInUse`]), and so does an `ITIMER_PROF` someone else armed
+//!   ([`CpuError::TimerInUse`]; checked atomically with the arming itself).
+//! - arms `ITIMER_PROF` with a period of [`PERIOD_US`] µs, a value other profilers do not
+//!   use (1 s / 99 is 10 101 µs), and at the end disarms the timer only if it still has
+//!   that period: a timer the host re-armed during the capture is put back as it was
+//!   (the swap is one `setitimer` call that returns the old value). A handler the host
+//!   installed during the capture is left in place. Either is reported in
+//!   [`CpuCapture::host_took_over`], which the dumper logs and counts.
+//!
+//! After `fork()`, the child's capture state is reset (see `crate::fork`).
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -49,6 +64,41 @@ use crate::symbol::Symbolizer;
 
 /// Sampling frequency of CPU profiles.
 pub const FREQUENCY_HZ: u32 = 99;
+
+/// The `ITIMER_PROF` period holmes arms, in µs: 99.0 Hz, and distinct from the 10 101 µs
+/// of other 99 Hz profilers, so that holmes can tell its own timer from a host's.
+pub const PERIOD_US: i64 = 10_099;
+
+/// Why a CPU profile could not be captured.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CpuError {
+    /// Another CPU capture of holmes runs in this process.
+    #[error("another CPU profile is being captured in this process")]
+    Busy,
+    /// `SIGPROF` has a handler that is not holmes's: another profiler is running.
+    #[error("SIGPROF already has a handler that is not holmes's (is another CPU profiler running?); not replacing it")]
+    SignalInUse,
+    /// `ITIMER_PROF` is armed by someone else.
+    #[error("ITIMER_PROF is already armed by someone else (is another CPU profiler running?)")]
+    TimerInUse,
+    /// A system call failed.
+    #[error("{call} failed")]
+    Os {
+        /// The call.
+        call: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn os_error(call: &'static str) -> CpuError {
+    CpuError::Os {
+        call,
+        source: std::io::Error::last_os_error(),
+    }
+}
 
 /// Most samples one capture keeps (~0.5 KiB each); more are dropped and counted.
 pub const MAX_SAMPLES: usize = 16 * 1024;
@@ -93,6 +143,36 @@ impl Buffer {
 
 static BUFFER: AtomicPtr<Buffer> = AtomicPtr::new(std::ptr::null_mut());
 static IN_HANDLER: AtomicUsize = AtomicUsize::new(0);
+/// Held by the one capture in progress.
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+
+/// Resets the capture state in the child of a `fork()`, where no capture and no handler
+/// of the parent's threads runs (they were not copied) and no timer is armed (timers are
+/// not inherited). Async-signal-safe: atomic stores only. The parent's buffer, if a
+/// capture was running, is left to the child's address space, unused.
+pub(crate) fn reset_after_fork() {
+    BUFFER.store(std::ptr::null_mut(), Ordering::SeqCst);
+    IN_HANDLER.store(0, Ordering::SeqCst);
+    CAPTURING.store(false, Ordering::SeqCst);
+}
+
+/// The one capture in progress; released on drop.
+struct CaptureLock;
+
+impl CaptureLock {
+    fn take() -> Result<CaptureLock, CpuError> {
+        CAPTURING
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .map(|_| CaptureLock)
+            .map_err(|_| CpuError::Busy)
+    }
+}
+
+impl Drop for CaptureLock {
+    fn drop(&mut self) {
+        CAPTURING.store(false, Ordering::Release);
+    }
+}
 
 /// A finished CPU capture.
 pub struct CpuCapture {
@@ -104,6 +184,33 @@ pub struct CpuCapture {
     pub cpu_time: Duration,
     /// Samples dropped because the buffer was full.
     pub dropped: u64,
+    /// What of `SIGPROF` the host took over during the capture, if anything: holmes left
+    /// it in place (the profile may be missing the samples after that moment).
+    pub host_took_over: Option<Takeover>,
+}
+
+/// What the host changed of holmes' `SIGPROF` set-up during a capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Takeover {
+    /// The host installed its own `SIGPROF` handler.
+    Handler,
+    /// The host re-armed `ITIMER_PROF` with its own period.
+    Timer,
+    /// Both.
+    HandlerAndTimer,
+}
+
+impl std::fmt::Display for Takeover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Takeover::Handler => "the host installed its own SIGPROF handler",
+            Takeover::Timer => "the host re-armed ITIMER_PROF",
+            Takeover::HandlerAndTimer => {
+                "the host installed its own SIGPROF handler and re-armed ITIMER_PROF"
+            }
+        })
+    }
 }
 
 extern "C" fn on_sigprof(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
@@ -194,70 +301,95 @@ impl Errno {
     }
 }
 
-/// Installs the handler, and restores the previous disposition on drop.
-struct Installed {
-    previous: libc::sigaction,
+fn on_sigprof_address() -> libc::sighandler_t {
+    on_sigprof as extern "C" fn(_, _, _) as libc::sighandler_t
 }
 
-impl Installed {
-    fn install() -> Result<Installed, String> {
-        // SAFETY: plain-data sigaction structs; the handler follows the rules above.
-        unsafe {
-            let mut previous: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(libc::SIGPROF, std::ptr::null(), &mut previous) != 0 {
-                return Err(format!(
-                    "cannot read the SIGPROF disposition: {}",
-                    std::io::Error::last_os_error()
-                ));
-            }
-            let h = previous.sa_sigaction;
-            if h != libc::SIG_DFL && h != libc::SIG_IGN && h != on_sigprof as *const () as usize {
-                return Err(
-                    "another SIGPROF handler is installed (is another CPU profiler running?)"
-                        .into(),
-                );
-            }
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_sigprof as *const () as usize;
-            sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            if libc::sigaction(libc::SIGPROF, &sa, std::ptr::null_mut()) != 0 {
-                return Err(format!(
-                    "cannot install the SIGPROF handler: {}",
-                    std::io::Error::last_os_error()
-                ));
-            }
-            Ok(Installed { previous })
+/// The current `SIGPROF` handler.
+fn current_handler() -> Result<libc::sighandler_t, CpuError> {
+    // SAFETY: querying the disposition into a zeroed (valid) struct.
+    unsafe {
+        let mut now: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGPROF, std::ptr::null(), &mut now) != 0 {
+            return Err(os_error("sigaction(SIGPROF)"));
+        }
+        Ok(now.sa_sigaction)
+    }
+}
+
+/// Makes holmes' handler the `SIGPROF` handler, over `SIG_DFL` or `SIG_IGN` only. It is
+/// never uninstalled (see the module docs).
+fn ensure_installed() -> Result<(), CpuError> {
+    let h = current_handler()?;
+    if h == on_sigprof_address() {
+        return Ok(());
+    }
+    if h != libc::SIG_DFL && h != libc::SIG_IGN {
+        return Err(CpuError::SignalInUse);
+    }
+    // SAFETY: plain-data sigaction struct; the handler follows the rules above.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigprof_address();
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(libc::SIGPROF, &sa, std::ptr::null_mut()) != 0 {
+            return Err(os_error("sigaction(SIGPROF)"));
         }
     }
+    Ok(())
 }
 
-impl Drop for Installed {
-    fn drop(&mut self) {
-        // SAFETY: restores the disposition read in `install`.
-        unsafe { libc::sigaction(libc::SIGPROF, &self.previous, std::ptr::null_mut()) };
-    }
-}
-
-fn set_timer(hz: u32) -> Result<(), String> {
-    let usec = if hz == 0 {
-        0
-    } else {
-        1_000_000 / i64::from(hz)
-    };
+fn itimerval(period_us: i64) -> libc::itimerval {
     let tv = libc::timeval {
         tv_sec: 0,
-        tv_usec: usec as _, // `suseconds_t`: deprecated by name on musl
+        tv_usec: period_us as _, // `suseconds_t`: deprecated by name on musl
     };
-    let it = libc::itimerval {
+    libc::itimerval {
         it_interval: tv,
         it_value: tv,
-    };
-    // SAFETY: valid itimerval.
-    if unsafe { libc::setitimer(libc::ITIMER_PROF, &it, std::ptr::null_mut()) } != 0 {
-        return Err(format!("setitimer: {}", std::io::Error::last_os_error()));
+    }
+}
+
+fn is_armed(it: &libc::itimerval) -> bool {
+    let zero = |tv: &libc::timeval| tv.tv_sec == 0 && tv.tv_usec == 0;
+    !zero(&it.it_value) || !zero(&it.it_interval)
+}
+
+/// Sets `ITIMER_PROF` to `new`, returning what it was, in one call.
+fn swap_timer(new: &libc::itimerval) -> Result<libc::itimerval, CpuError> {
+    // SAFETY: valid itimervals.
+    unsafe {
+        let mut old: libc::itimerval = std::mem::zeroed();
+        if libc::setitimer(libc::ITIMER_PROF, new, &mut old) != 0 {
+            return Err(os_error("setitimer(ITIMER_PROF)"));
+        }
+        Ok(old)
+    }
+}
+
+/// Arms holmes' timer unless someone else's is armed (then that one is put back).
+fn arm_timer() -> Result<(), CpuError> {
+    let old = swap_timer(&itimerval(PERIOD_US))?;
+    if is_armed(&old) {
+        let _ = swap_timer(&old);
+        return Err(CpuError::TimerInUse);
     }
     Ok(())
+}
+
+/// Disarms holmes' timer; a timer with another period is the host's and is put back.
+/// True when the host had re-armed it.
+fn disarm_timer() -> bool {
+    let Ok(old) = swap_timer(&itimerval(0)) else {
+        return false;
+    };
+    let ours = old.it_interval.tv_sec == 0 && old.it_interval.tv_usec as i64 == PERIOD_US;
+    if !ours && is_armed(&old) {
+        let _ = swap_timer(&old);
+        return true;
+    }
+    false
 }
 
 /// Resolves one address, so that the symbolizer's debug-info loading (~100 ms) is paid
@@ -271,7 +403,8 @@ pub fn capture(
     duration: Duration,
     shutdown: &Receiver<()>,
     sym: &mut Symbolizer,
-) -> Result<CpuCapture, String> {
+) -> Result<CpuCapture, CpuError> {
+    let _lock = CaptureLock::take()?;
     let cap = MAX_SAMPLES.min(
         (duration.as_secs_f64() * FREQUENCY_HZ as f64 * available_cpus() as f64 * 1.5) as usize
             + 64,
@@ -295,16 +428,17 @@ pub fn capture(
             })
             .collect(),
     });
-    let installed = Installed::install()?;
+    ensure_installed()?;
     let raw = Box::into_raw(buffer);
     BUFFER.store(raw, Ordering::SeqCst);
     let t0 = Instant::now();
     let c0 = crate::sample::process_cpu_time().unwrap_or_default();
-    let timer = set_timer(FREQUENCY_HZ);
-    if timer.is_ok() {
+    let armed = arm_timer();
+    let mut timer_taken = false;
+    if armed.is_ok() {
         let _ = shutdown.recv_timeout(duration);
+        timer_taken = disarm_timer();
     }
-    let _ = set_timer(0);
     let elapsed = t0.elapsed();
     let cpu_time = crate::sample::process_cpu_time()
         .unwrap_or_default()
@@ -313,10 +447,16 @@ pub fn capture(
     while IN_HANDLER.load(Ordering::SeqCst) != 0 {
         std::thread::yield_now();
     }
-    drop(installed);
     // SAFETY: no handler can reach the buffer any more (see the module docs).
     let buffer = unsafe { Box::from_raw(raw) };
-    timer?;
+    armed?;
+    let handler_taken = current_handler().is_ok_and(|h| h != on_sigprof_address());
+    let host_took_over = match (handler_taken, timer_taken) {
+        (false, false) => None,
+        (true, false) => Some(Takeover::Handler),
+        (false, true) => Some(Takeover::Timer),
+        (true, true) => Some(Takeover::HandlerAndTimer),
+    };
 
     // The kernel delivers ITIMER_PROF on its tick (250 Hz here), so the real rate is
     // below 99 Hz (1/99 s rounds up to 3 ticks: ~83 Hz). Each sample is therefore worth
@@ -363,11 +503,15 @@ pub fn capture(
     if dropped > 0 {
         b.comment(&format!("{dropped} samples dropped (buffer of {cap} full)"));
     }
+    if let Some(t) = host_took_over {
+        b.comment(&format!("during the capture {t}; holmes left it in place"));
+    }
     Ok(CpuCapture {
         profile: b.build(),
         duration: elapsed,
         cpu_time,
         dropped,
+        host_took_over,
     })
 }
 
@@ -449,9 +593,11 @@ mod tests {
             spinner_samples.len()
         );
         assert!(c.cpu_time > Duration::ZERO);
-        // The handler is gone again.
-        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-        unsafe { libc::sigaction(libc::SIGPROF, std::ptr::null(), &mut sa) };
-        assert_eq!(sa.sa_sigaction, libc::SIG_DFL);
+        assert_eq!(c.host_took_over, None);
+        // The handler stays (a late SIGPROF finds it), the timer is disarmed.
+        assert_eq!(current_handler().unwrap(), on_sigprof_address());
+        let mut it: libc::itimerval = unsafe { std::mem::zeroed() };
+        unsafe { libc::getitimer(libc::ITIMER_PROF, &mut it) };
+        assert!(!is_armed(&it));
     }
 }

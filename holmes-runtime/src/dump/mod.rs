@@ -378,7 +378,12 @@ impl Dumper {
                 #[cfg(target_os = "linux")]
                 {
                     let duration = self.shared.config().cpu_profile_duration;
-                    let c = cpu::capture(duration, &self.shutdown, &mut self.sym)?;
+                    let c = cpu::capture(duration, &self.shutdown, &mut self.sym)
+                        .map_err(|e| e.to_string())?;
+                    if let Some(t) = c.host_took_over {
+                        self.shared.counters.signal_takeovers.inc();
+                        log::warn!(target: "holmes", "CPU profile: during the capture {t}; holmes left it in place and keeps the samples taken before");
+                    }
                     let mut out = Captured::profile(c.profile, c.duration);
                     out.cpu_percent = Some(crate::sample::cpu_percent(
                         Duration::ZERO,
