@@ -338,3 +338,149 @@ fn a_host_profiler_started_during_a_cpu_capture_is_left_running() {
     stop.store(true, Ordering::Relaxed);
     spin.join().unwrap();
 }
+
+// Broke: in the child of a fork, dropping the inherited guard blocked for 5 s, start()
+// returned AlreadyRunning forever, and a thread dump could be Busy (the capture lock was
+// copied locked from a parent thread).
+#[test]
+fn forked_children_are_processes_of_their_own() {
+    let dir = common::fresh_dir("hostile_fork");
+    let mut cmd = Command::new(common::scenario_bin("hostile_fork"));
+    cmd.env("HOLMES_TEST_DIR", &dir);
+    let out = common::run_with_deadline(cmd, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("forked 30 children, all exited 0"),
+        "{:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `SigPnd` of thread `tid` of this process, from its `/proc` status.
+fn pending_of(tid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("SigPnd:"))
+        .expect("SigPnd");
+    u64::from_str_radix(line["SigPnd:".len()..].trim(), 16).unwrap()
+}
+
+fn gettid() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { libc::gettid() as u32 }
+}
+
+// Broke: a thread dump queued SIGRTMIN+6 on a thread that blocked every signal (a daemon's
+// sigwait thread); the signal outlived the dump, and when that thread re-executed the
+// program (mask and queue survive execve, the handler does not) the new image died of it
+// as soon as it unblocked signals ("Real-time signal 6", exit 168).
+#[test]
+fn a_thread_dump_leaves_no_signal_queued_on_a_thread_that_blocks_it() {
+    const TEST: &str = "a_thread_dump_leaves_no_signal_queued_on_a_thread_that_blocks_it";
+    let sig = holmes::dump::threads::dump_signal();
+    if std::env::var("HOLMES_HOSTILE_STAGE").as_deref() == Ok("re-executed") {
+        // The new image: the thread that called execv is this process's main thread now.
+        let bit = 1u64 << (sig - 1);
+        let pid = std::process::id();
+        assert_eq!(
+            pending_of(pid) & bit,
+            0,
+            "signal {sig} queued on the main thread"
+        );
+        assert_eq!(pending_of(gettid()) & bit, 0, "signal {sig} queued");
+        // SAFETY: unblocking every signal of this thread.
+        unsafe {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        println!("re-executed image alive with signals unblocked");
+        return;
+    }
+    if !in_child(TEST, &[], Duration::from_secs(60)) {
+        return;
+    }
+    // This thread blocks every signal, as a sigwait thread does; another takes the dump.
+    // SAFETY: plain sigset manipulation on this thread's mask.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+    }
+    let me = gettid();
+    let dump = std::thread::spawn(|| {
+        block_signal(holmes::dump::threads::dump_signal(), libc::SIG_UNBLOCK);
+        holmes::dump_threads().expect("thread dump")
+    })
+    .join()
+    .unwrap();
+    let entry = dump.threads.iter().find(|t| t.tid == me).expect("listed");
+    assert_eq!(entry.status, holmes::StackStatus::SignalBlocked);
+    assert_eq!(pending_of(me) & (1u64 << (sig - 1)), 0, "nothing queued");
+    // The program re-executes itself (a binary upgrade) from this thread.
+    use std::os::unix::ffi::OsStrExt;
+    let exe = std::env::current_exe().unwrap();
+    let exe = std::ffi::CString::new(exe.as_os_str().as_bytes()).unwrap();
+    let args: Vec<std::ffi::CString> = [TEST, "--exact", "--nocapture", "--test-threads=1"]
+        .iter()
+        .map(|a| std::ffi::CString::new(*a).unwrap())
+        .collect();
+    let mut argv = vec![exe.as_ptr()];
+    argv.extend(args.iter().map(|a| a.as_ptr()));
+    argv.push(std::ptr::null());
+    std::env::set_var("HOLMES_HOSTILE_STAGE", "re-executed");
+    // SAFETY: NUL-terminated strings, NULL-terminated argv.
+    unsafe { libc::execv(exe.as_ptr(), argv.as_ptr()) };
+    panic!("execv: {}", std::io::Error::last_os_error());
+}
+
+static HOST_RT: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn host_rt_handler(_: libc::c_int) {
+    HOST_RT.fetch_add(1, Ordering::Relaxed);
+}
+
+// Broke: a host that installed its own handler on the dump signal after holmes' first
+// thread dump received holmes' signals, and dumps of "did not answer" entries counted as
+// successful.
+#[test]
+fn a_dump_signal_taken_over_by_the_host_is_not_used() {
+    if !in_child(
+        "a_dump_signal_taken_over_by_the_host_is_not_used",
+        &[],
+        Duration::from_secs(60),
+    ) {
+        return;
+    }
+    let parked: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(|| std::thread::sleep(Duration::from_millis(500))))
+        .collect();
+    let first = holmes::dump_threads().expect("first dump");
+    assert!(first.captured().count() >= 5, "{:?}", first.threads);
+    let sig = holmes::dump::threads::dump_signal();
+    // SAFETY: a plain handler that bumps an atomic.
+    unsafe {
+        libc::signal(
+            sig,
+            host_rt_handler as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        )
+    };
+    let err = holmes::dump_threads().expect_err("refused");
+    assert!(
+        matches!(err, holmes::CaptureError::SignalInUse { signal } if signal == sig),
+        "{err}"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        HOST_RT.load(Ordering::Relaxed),
+        0,
+        "the host's handler got our signals"
+    );
+    for t in parked {
+        t.join().unwrap();
+    }
+}

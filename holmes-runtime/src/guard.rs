@@ -53,8 +53,10 @@ impl Holmes {
 pub struct Guard {
     shared: Arc<Shared>,
     shutdown: Option<Sender<()>>,
-    exited: Receiver<()>,
+    exited: Option<Receiver<()>>,
     threads: Vec<JoinHandle<()>>,
+    /// The process that started holmes: in the child of a `fork()` the guard is inert.
+    pid: u32,
 }
 
 impl std::fmt::Debug for Guard {
@@ -135,13 +137,32 @@ impl Guard {
     }
 
     fn shutdown(&mut self) {
+        if std::process::id() != self.pid {
+            // The child of a fork: holmes' threads were not copied, and a lock inside
+            // these channels may have been held by one of them at the fork. Touch
+            // nothing (a one-time leak in the child); the Arc keeps one count so the
+            // shared state is never dropped here either.
+            std::mem::forget(self.shutdown.take());
+            std::mem::forget(self.exited.take());
+            std::mem::forget(std::mem::take(&mut self.threads));
+            std::mem::forget(self.shared.clone());
+            return;
+        }
         drop(self.shutdown.take());
+        let Some(exited) = self.exited.take() else {
+            return;
+        };
         // Each thread holds a clone of the `exited` sender; all dropped = all done.
         let deadline = Instant::now() + FLUSH_TIMEOUT;
         loop {
-            match self.exited.recv_deadline(deadline) {
+            // The heap watcher sleeps on the allocator's trigger, not on the shutdown
+            // channel: wake it, again every few ms in case it was not asleep yet.
+            alloc::poke_trigger_waiter();
+            let wake = deadline.min(Instant::now() + Duration::from_millis(10));
+            match exited.recv_deadline(wake) {
                 Ok(()) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => continue,
                 Err(RecvTimeoutError::Timeout) => {
                     log::warn!(
                         target: "holmes",
@@ -187,6 +208,12 @@ impl Drop for ThreadToken {
     }
 }
 
+/// Frees the one-instance slot in the child of a `fork()`, where no holmes thread runs
+/// (see `crate::fork`). Async-signal-safe: one atomic store.
+pub(crate) fn reset_after_fork() {
+    RUNNING.store(false, Ordering::Release);
+}
+
 /// Frees the process-wide slot if `start` fails before any thread took it over.
 struct StartSlot(bool);
 
@@ -209,6 +236,7 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         b
     };
     b.validate()?;
+    crate::fork::register();
     if RUNNING
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
@@ -282,6 +310,10 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         tokio_handle: tokio_handle.clone(),
     };
     let mut threads = Vec::new();
+    // Not a holmes thread that shutdown waits for: it only fills process-wide caches.
+    if let Err(e) = spawn("holmes-warmup", crate::dump::warm_up) {
+        log::warn!(target: "holmes", "{e}; the first dump loads debug info itself");
+    }
     let t = token();
     threads.push(spawn("holmes-dumper", move || {
         let _t = t;
@@ -338,8 +370,9 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     Ok(Guard {
         shared,
         shutdown: Some(shutdown_tx),
-        exited: exited_rx,
+        exited: Some(exited_rx),
         threads,
+        pid: std::process::id(),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod alloc;
 mod config;
 pub mod dump;
 mod error;
+mod fork;
 mod guard;
 pub mod report;
 pub mod rule;

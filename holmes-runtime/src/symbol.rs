@@ -5,9 +5,28 @@
 //! resolved: a process's stacks repeat, so after the first dump resolution is mostly
 //! cache hits. Resolution uses the `backtrace` crate (DWARF line tables), which may
 //! allocate and lock, so it must never be called from a signal handler or an allocator.
+//!
+//! `backtrace` keeps its caches behind one process-wide lock. In the child of a `fork()`
+//! taken while a holmes thread was resolving, that lock is held by a thread that does not
+//! exist there, so every [`Symbolizer`] of that child names frames by address only
+//! (`0x…`; the pprof files keep their addresses) instead of waiting forever.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// Calls of holmes' into `backtrace` in progress.
+static RESOLVING: AtomicUsize = AtomicUsize::new(0);
+/// Set in the child of a fork taken while `RESOLVING` was non-zero.
+static LOCK_LOST_IN_FORK: AtomicBool = AtomicBool::new(false);
+
+/// In the child of a `fork()` (see `crate::fork`): a resolution that was in progress in
+/// the parent left `backtrace`'s lock held for good. Async-signal-safe: atomics only.
+pub(crate) fn reset_after_fork() {
+    if RESOLVING.swap(0, Ordering::SeqCst) != 0 {
+        LOCK_LOST_IN_FORK.store(true, Ordering::SeqCst);
+    }
+}
 
 /// One frame of a resolved address. An address inside inlined code resolves to
 /// several frames, innermost first.
@@ -19,6 +38,21 @@ pub struct Frame {
     pub file: Option<String>,
     /// Source line, when debug info has it.
     pub line: Option<u32>,
+}
+
+/// `backtrace`'s frames for `lookup` (a return address), named `addr` when unnamed.
+fn resolve_into(lookup: usize, addr: usize, frames: &mut Vec<Frame>) {
+    backtrace::resolve(lookup as *mut std::ffi::c_void, |sym| {
+        let name = match sym.name() {
+            Some(n) => format!("{n:#}"),
+            None => format!("{addr:#x}"),
+        };
+        frames.push(Frame {
+            name,
+            file: sym.filename().map(|p| p.display().to_string()),
+            line: sym.lineno(),
+        });
+    });
 }
 
 /// Address-to-frames resolver with a cache. One per dumper thread; it is `Send`, so it can be built anywhere.
@@ -49,17 +83,11 @@ impl Symbolizer {
             return hit.clone();
         }
         let mut frames = Vec::new();
-        backtrace::resolve(lookup as *mut std::ffi::c_void, |sym| {
-            let name = match sym.name() {
-                Some(n) => format!("{n:#}"),
-                None => format!("{addr:#x}"),
-            };
-            frames.push(Frame {
-                name,
-                file: sym.filename().map(|p| p.display().to_string()),
-                line: sym.lineno(),
-            });
-        });
+        RESOLVING.fetch_add(1, Ordering::SeqCst);
+        if !LOCK_LOST_IN_FORK.load(Ordering::SeqCst) {
+            resolve_into(lookup, addr, &mut frames);
+        }
+        RESOLVING.fetch_sub(1, Ordering::SeqCst);
         if frames.is_empty() {
             frames.push(Frame {
                 name: format!("{addr:#x}"),

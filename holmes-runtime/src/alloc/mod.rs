@@ -686,6 +686,16 @@ pub fn sample_rate() -> u64 {
     sampler::SAMPLE_RATE.load(Ordering::Relaxed)
 }
 
+/// Ends the heap watcher's [`wait_trigger`] at once, so that it sees a shutdown.
+pub(crate) fn poke_trigger_waiter() {
+    trigger::poke();
+}
+
+/// Disarms the peak trigger in the child of a `fork()` (see `crate::fork`).
+pub(crate) fn disarm_trigger_after_fork() {
+    trigger::arm(DISARMED);
+}
+
 /// Arms the one-shot peak trigger: the first sampled allocation after which the
 /// unbiased live-heap estimate exceeds `threshold_bytes` disarms it and wakes the
 /// thread blocked in [`wait_trigger`]. [`DISARMED`] (`u64::MAX`) disarms it. Arming

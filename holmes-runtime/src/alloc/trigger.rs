@@ -41,20 +41,33 @@ pub(crate) fn check(live: u64) {
     }
 }
 
+/// Waits until the trigger fires (its live estimate), `timeout` passes or [`poke`] is
+/// called (`None`).
 pub(crate) fn wait(timeout: Duration) -> Option<u64> {
-    let deadline = Instant::now() + timeout;
+    let start = Instant::now();
     loop {
         let seq = SEQ.load(Ordering::Acquire);
         let v = FIRED.swap(0, Ordering::AcqRel);
         if v != 0 {
             return Some(v);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
             return None;
         }
         sleep_while(seq, left);
+        if SEQ.load(Ordering::Acquire) != seq {
+            // Fired or poked: either way the wait is over.
+            let v = FIRED.swap(0, Ordering::AcqRel);
+            return (v != 0).then_some(v);
+        }
     }
+}
+
+/// Ends a [`wait`] in progress at once (shutdown), without firing.
+pub(crate) fn poke() {
+    SEQ.fetch_add(1, Ordering::Release);
+    wake();
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]

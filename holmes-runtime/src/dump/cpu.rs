@@ -384,7 +384,8 @@ fn disarm_timer() -> bool {
     let Ok(old) = swap_timer(&itimerval(0)) else {
         return false;
     };
-    let ours = old.it_interval.tv_sec == 0 && old.it_interval.tv_usec as i64 == PERIOD_US;
+    let ours = old.it_interval.tv_sec == 0
+        && old.it_interval.tv_usec == itimerval(PERIOD_US).it_interval.tv_usec;
     if !ours && is_armed(&old) {
         let _ = swap_timer(&old);
         return true;
@@ -404,6 +405,7 @@ pub fn capture(
     shutdown: &Receiver<()>,
     sym: &mut Symbolizer,
 ) -> Result<CpuCapture, CpuError> {
+    crate::fork::register();
     let _lock = CaptureLock::take()?;
     let cap = MAX_SAMPLES.min(
         (duration.as_secs_f64() * FREQUENCY_HZ as f64 * available_cpus() as f64 * 1.5) as usize

@@ -215,13 +215,8 @@ impl Captured {
 }
 
 impl Dumper {
-    /// The thread body: warm up, then serve tasks until the channel closes or shutdown.
+    /// The thread body: serve tasks until the channel closes or shutdown.
     pub fn run(mut self, tasks: Receiver<Task>) {
-        #[cfg(target_os = "linux")]
-        cpu::warm_up(&mut self.sym);
-        if let Some(warning) = frame_pointer_check(&mut self.sym) {
-            log::warn!(target: "holmes", "{warning}");
-        }
         loop {
             crossbeam_channel::select! {
                 recv(tasks) -> t => match t {
@@ -407,7 +402,12 @@ impl Dumper {
             }
             DumpKind::Threads => {
                 let t0 = std::time::Instant::now();
-                let dump = threads::dump_threads().map_err(|e| e.to_string())?;
+                let dump = threads::dump_threads().map_err(|e| {
+                    if matches!(e, threads::CaptureError::SignalInUse { .. }) {
+                        self.shared.counters.signal_takeovers.inc();
+                    }
+                    e.to_string()
+                })?;
                 let mut c = Captured::profile(dump.to_profile(&mut self.sym), t0.elapsed());
                 c.text = Some(dump.to_text(&mut self.sym));
                 Ok(c)
@@ -492,6 +492,18 @@ impl Dumper {
 /// thread's start routine; without them it stops within a frame or two, and so would
 /// every stack holmes captures. Returns the warning to log, if any.
 #[inline(never)]
+/// Loads the symbolizer's process-wide caches (debug info: ~0.1–0.6 s) so that the first
+/// dump does not pay for it, and warns when stacks look truncated. Run at start on a
+/// thread of its own that nobody waits for: dropping a just-started guard stays quick.
+pub(crate) fn warm_up() {
+    let mut sym = Symbolizer::new();
+    #[cfg(target_os = "linux")]
+    cpu::warm_up(&mut sym);
+    if let Some(warning) = frame_pointer_check(&mut sym) {
+        log::warn!(target: "holmes", "{warning}");
+    }
+}
+
 pub(crate) fn frame_pointer_check(sym: &mut Symbolizer) -> Option<String> {
     if !cfg!(linux_stack_walk) {
         return None;

@@ -19,9 +19,19 @@
 //!
 //! Threads that block the signal, or do not run before the deadline, are listed as
 //! such ([`StackStatus::SignalBlocked`], [`StackStatus::TimedOut`]); threads that exit
-//! meanwhile as [`StackStatus::Exited`]. The dump never waits past its deadline. A
-//! thread that blocks the signal forever keeps at most one request queued: it is not
-//! signalled again while that one is pending.
+//! meanwhile as [`StackStatus::Exited`]. A thread whose blocked mask (`SigBlk` in its
+//! `/proc` status) holds the signal is not signalled at all: the request would stay
+//! queued on it, and a program that later resets the signal to `SIG_DFL` and unblocks it,
+//! or re-executes itself (mask and queue survive `execve`, the handler does not), would
+//! die of it. Only a thread that blocks the signal between that read and the send can
+//! keep one request queued; it is not signalled again while it blocks the signal.
+//!
+//! # The timeout
+//! The timeout bounds every wait of the capture: for a concurrent capture to finish
+//! (the capture lock), for handlers of an earlier capture still writing, and for the
+//! answers (plus 1 ms, once, for a handler caught mid-walk at the deadline). After it,
+//! the capture only reads `/proc` for the names and states of the threads that did not
+//! answer, without waiting.
 //!
 //! # Signal safety (rules of the handler)
 //! The handler runs on the interrupted thread, which may hold any lock (including the
@@ -83,7 +93,10 @@
 //! to its timeout and then gets [`CaptureError::Busy`]. The first capture installs the
 //! handler for [`dump_signal`] for the rest of the process's life (it is never
 //! uninstalled: a request still queued on a thread that blocks the signal must find a
-//! handler, not the default action, which would kill the process). The slot pool, about
+//! handler, not the default action, which would kill the process). Every capture checks
+//! the disposition first: if the host installed a handler of its own (or `SIG_IGN`)
+//! meanwhile, the capture refuses with [`CaptureError::SignalInUse`] rather than send
+//! the host's handler signals it does not expect. The slot pool, about
 //! 0.5 KiB per thread of the largest process seen plus the memory-map snapshot, is kept
 //! for the process's life too.
 //!
@@ -233,8 +246,9 @@ impl fmt::Display for ThreadState {
 pub enum StackStatus {
     /// The stack is in [`ThreadInfo::stack`].
     Captured,
-    /// The thread blocks the dump signal: the request waits in its queue (the signal
-    /// is in both its `SigBlk` and `SigPnd` masks), possibly since an earlier capture.
+    /// The thread blocks the dump signal (`SigBlk` in `/proc/self/task/<tid>/status`), so
+    /// it was not asked; or it blocked it right after being asked and did not unblock it
+    /// before the deadline (the request then waits in its queue).
     SignalBlocked,
     /// The thread did not answer before the deadline (not scheduled in time, or it
     /// blocked the signal and unblocked it too late to be seen).
@@ -327,6 +341,7 @@ pub fn dump_threads() -> Result<ThreadDump, CaptureError> {
 pub fn dump_threads_with_timeout(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     #[cfg(linux_stack_walk)]
     {
+        crate::fork::register();
         signal::capture(timeout)
     }
     #[cfg(not(linux_stack_walk))]
@@ -334,6 +349,12 @@ pub fn dump_threads_with_timeout(timeout: Duration) -> Result<ThreadDump, Captur
         let _ = timeout;
         Err(CaptureError::Unsupported)
     }
+}
+
+/// Resets the capture lock and pool in the child of a `fork()` (see `crate::fork`).
+pub(crate) fn reset_after_fork() {
+    #[cfg(linux_stack_walk)]
+    signal::reset_after_fork();
 }
 
 /// Frame name used in profiles for threads whose stack was not captured.

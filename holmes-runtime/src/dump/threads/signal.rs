@@ -24,11 +24,11 @@
 //! thread blocked it) only ever reads and writes live memory, and finds a state word
 //! that tells it to go away.
 
+use std::cell::UnsafeCell;
 use std::io;
 use std::sync::atomic::{
     AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
-use std::sync::{Mutex, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{procfs, CaptureError, StackStatus, ThreadDump, ThreadInfo, ThreadState};
@@ -188,24 +188,79 @@ static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
 
 /// State owned by whoever holds the capture lock.
 struct Capturer {
-    installed: bool,
     pool: Option<&'static Pool>,
     generation: u32,
-    /// Threads that did not answer a previous capture (their request may still be
-    /// queued): before signalling them again we check that it is not, so a thread that
-    /// blocks the signal forever holds at most one of our signals in its queue.
-    unanswered: Vec<u32>,
     /// Pools abandoned because a handler never finished (bounded).
     abandoned_pools: usize,
 }
 
-static CAPTURER: Mutex<Capturer> = Mutex::new(Capturer {
-    installed: false,
-    pool: None,
-    generation: 0,
-    unanswered: Vec::new(),
-    abandoned_pools: 0,
-});
+impl Capturer {
+    const fn new() -> Capturer {
+        Capturer {
+            pool: None,
+            generation: 0,
+            abandoned_pools: 0,
+        }
+    }
+}
+
+/// The process-wide capture lock and the state it guards. Not a `std` mutex: the child
+/// of a `fork()` must be able to reset it (a parent thread may hold it at the fork, and
+/// that thread does not exist in the child), see [`reset_after_fork`].
+struct CaptureLock {
+    held: AtomicBool,
+    state: UnsafeCell<Capturer>,
+}
+
+// SAFETY: `state` is only reached through a `Held`, which exists for one holder of
+// `held` at a time (acquire/release), or in the single-threaded child of a fork.
+unsafe impl Sync for CaptureLock {}
+
+static CAPTURER: CaptureLock = CaptureLock {
+    held: AtomicBool::new(false),
+    state: UnsafeCell::new(Capturer::new()),
+};
+
+/// Holding the capture lock; releases it on drop (also when a capture panics: the
+/// state stays consistent, leftover requests are abandoned by the next capture).
+struct Held(&'static CaptureLock);
+
+impl std::ops::Deref for Held {
+    type Target = Capturer;
+    fn deref(&self) -> &Capturer {
+        // SAFETY: this `Held` is the only holder of the lock.
+        unsafe { &*self.0.state.get() }
+    }
+}
+
+impl std::ops::DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut Capturer {
+        // SAFETY: this `Held` is the only holder of the lock.
+        unsafe { &mut *self.0.state.get() }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.held.store(false, Ordering::Release);
+    }
+}
+
+/// Resets the capture state in the child of a `fork()`: only the forking thread was
+/// copied, so no capture runs and no handler of the parent's threads is writing. The
+/// lock is freed and the next capture starts from a fresh pool (the parent's may hold
+/// slots that its threads were writing at the fork); the old state is forgotten, not
+/// dropped (a parent thread may have been changing it). Async-signal-safe: stores only.
+pub(crate) fn reset_after_fork() {
+    // SAFETY: the child of a fork runs this single-threaded (from the atfork handler),
+    // so nothing else reaches the state; `write` does not drop the old value.
+    unsafe { std::ptr::write(CAPTURER.state.get(), Capturer::new()) };
+    CAPTURER.held.store(false, Ordering::Release);
+    POOL.store(std::ptr::null_mut(), Ordering::Release);
+}
+
+/// Stands in for a timeout too long to add to an `Instant`.
+const DAY: Duration = Duration::from_secs(86_400);
 
 /// Most pools we leak because their handlers got stuck (a debugger holding a thread
 /// inside the handler, for instance) before refusing to capture.
@@ -416,11 +471,12 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     };
 }
 
-/// Installs the handler once. Refuses when someone else owns the signal.
-fn install(c: &mut Capturer) -> Result<(), CaptureError> {
-    if c.installed {
-        return Ok(());
-    }
+/// Makes holmes' handler the dump signal's handler, checked before every capture: it is
+/// installed over `SIG_DFL` and then kept for the life of the process (a request still
+/// queued on a thread that blocks the signal must find it, not the default action, which
+/// would kill the process). A handler the host installed meanwhile, or `SIG_IGN`, is not
+/// replaced: the capture refuses with [`CaptureError::SignalInUse`].
+fn ensure_installed() -> Result<(), CaptureError> {
     let sig = dump_signal();
     let ours = on_dump_signal as extern "C" fn(_, _, _) as libc::sighandler_t;
     // SAFETY: sigaction is plain data; zeroed is a valid initial value.
@@ -432,7 +488,10 @@ fn install(c: &mut Capturer) -> Result<(), CaptureError> {
             source: io::Error::last_os_error(),
         });
     }
-    if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != ours {
+    if old.sa_sigaction == ours {
+        return Ok(());
+    }
+    if old.sa_sigaction != libc::SIG_DFL {
         return Err(CaptureError::SignalInUse { signal: sig });
     }
     // SAFETY: as above.
@@ -448,7 +507,6 @@ fn install(c: &mut Capturer) -> Result<(), CaptureError> {
             source: io::Error::last_os_error(),
         });
     }
-    c.installed = true;
     Ok(())
 }
 
@@ -481,36 +539,38 @@ fn send(pid: i32, uid: libc::uid_t, tid: u32, sig: i32, value: usize) -> io::Res
     }
 }
 
-/// Takes the capture lock, waiting at most `wait`.
-fn lock(wait: Duration) -> Result<std::sync::MutexGuard<'static, Capturer>, CaptureError> {
+/// Takes the capture lock, waiting for it until `deadline` at most.
+fn lock(deadline: Instant) -> Result<Held, CaptureError> {
     let start = Instant::now();
     loop {
-        match CAPTURER.try_lock() {
-            Ok(g) => return Ok(g),
-            // A capture that panicked leaves consistent state behind (leftover
-            // requests are abandoned on the next capture).
-            Err(TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
-            Err(TryLockError::WouldBlock) => {
-                if start.elapsed() >= wait {
-                    return Err(CaptureError::Busy {
-                        waited: start.elapsed(),
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
+        if CAPTURER
+            .held
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return Ok(Held(&CAPTURER));
         }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(CaptureError::Busy {
+                waited: now - start,
+            });
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
     }
 }
 
 /// A pool with room for `threads` slots and `maps` mappings that no handler is using.
+/// A handler still writing into it is waited for 20 ms at most, and not past `deadline`.
 fn ready_pool(
     c: &mut Capturer,
     threads: usize,
     maps: usize,
+    deadline: Instant,
 ) -> Result<&'static Pool, CaptureError> {
     if let Some(pool) = c.pool {
         pool.abandon_leftovers();
-        let deadline = Instant::now() + Duration::from_millis(20);
+        let deadline = deadline.min(Instant::now() + Duration::from_millis(20));
         while pool.writing() && Instant::now() < deadline {
             std::thread::yield_now();
         }
@@ -559,10 +619,10 @@ struct Entry {
 pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     let captured_at = SystemTime::now();
     let started = Instant::now();
-    let deadline = started + timeout;
-    let mut guard = lock(timeout)?;
+    let deadline = started.checked_add(timeout).unwrap_or(started + DAY);
+    let mut guard = lock(deadline)?;
     let c = &mut *guard;
-    install(c)?;
+    ensure_installed()?;
     let sig = dump_signal();
     let pid = std::process::id() as i32;
     // SAFETY: getuid cannot fail.
@@ -597,7 +657,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     }
     maps.sort_unstable();
 
-    let pool = ready_pool(c, entries.len(), maps.len())?;
+    let pool = ready_pool(c, entries.len(), maps.len(), deadline)?;
     for (i, &(lo, hi, exec)) in maps.iter().enumerate() {
         pool.maps_lo[i].store(lo, Ordering::Relaxed);
         pool.maps_hi[i].store(hi, Ordering::Relaxed);
@@ -608,30 +668,16 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     pool.remaining.store(0, Ordering::Relaxed);
     c.generation = c.generation.wrapping_add(1).max(1);
     let gen = c.generation;
-    let previously_unanswered = std::mem::take(&mut c.unanswered);
 
-    // 1. Ask every thread. Nothing slow happens between two sends.
-    for (i, e) in entries.iter_mut().enumerate() {
-        if e.tid == me {
-            e.stack = Some(capture_self());
-            e.first_is_pc = false;
-            e.status = StackStatus::Captured;
-            continue;
-        }
-        if previously_unanswered.contains(&e.tid) {
-            match dir.sigmasks(e.tid) {
-                None => {
-                    e.status = StackStatus::Exited;
-                    continue;
-                }
-                Some(m) if m.is_pending(sig) => {
-                    // Our earlier request is still queued: do not pile up another.
-                    e.status = StackStatus::SignalBlocked;
-                    continue;
-                }
-                Some(_) => {}
-            }
-        }
+    // 1. Ask every thread that can take the signal. Nothing slow happens between two
+    //    sends. A thread that blocks the signal is not asked: the request would stay
+    //    queued on it, and a program that later resets the signal to SIG_DFL and
+    //    unblocks it, or re-executes itself (the mask and the queue survive `execve`,
+    //    the handler does not), would be killed by it. A sleeping one (a `sigwait`
+    //    thread) is reported at once; a runnable one is usually in a short blocked
+    //    section (glibc's `pthread_create` blocks every signal while it sets a thread
+    //    up) and is looked at again until the deadline, and asked once it unblocks.
+    let ask = |e: &mut Entry, i: usize| {
         let slot = &pool.slots[i];
         slot.state.store(word(gen, REQUESTED), Ordering::Release);
         pool.remaining.fetch_add(1, Ordering::AcqRel);
@@ -648,6 +694,21 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
                 };
             }
         }
+    };
+    let mut ask_later = Vec::new();
+    for (i, e) in entries.iter_mut().enumerate() {
+        if e.tid == me {
+            e.stack = Some(capture_self());
+            e.first_is_pc = false;
+            e.status = StackStatus::Captured;
+            continue;
+        }
+        match blocks(&dir, e.tid, sig) {
+            Blocks::Gone => e.status = StackStatus::Exited,
+            Blocks::Asleep => e.status = StackStatus::SignalBlocked,
+            Blocks::ForNow => ask_later.push(i),
+            Blocks::No => ask(e, i),
+        }
     }
 
     // 2. Collect the answers already in, and read those threads' name and state while
@@ -662,12 +723,15 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
             }
             collect(e, &pool.slots[i], gen);
         }
-        describe(&dir, e);
+        if !ask_later.contains(&k) {
+            describe(&dir, e);
+        }
     }
 
-    // 3. Wait for the rest, or the deadline. A thread that exits after it was
-    //    signalled never answers, and one that blocks the signal answers only when it
-    //    unblocks it: probe the stragglers so neither costs the whole deadline.
+    // 3. Wait for the rest, or the deadline, asking the threads that unblock the
+    //    signal meanwhile. A thread that exits after it was signalled never answers,
+    //    and one that blocks the signal answers only when it unblocks it: probe the
+    //    stragglers so neither costs the whole deadline.
     // Signal masks are read every 10 ms, not once: a thread may only block the
     // signal and fall asleep after the first look (found by `tests/threads_stress.rs`:
     // a thread still setting up at the first check cost the dump its whole deadline).
@@ -676,15 +740,34 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     loop {
         let left = pool.remaining.load(Ordering::Acquire);
         let now = Instant::now();
-        if left == 0 || now >= deadline {
+        if (left == 0 && ask_later.is_empty()) || now >= deadline {
             break;
         }
+        let nap = if ask_later.is_empty() { 2 } else { 1 };
         futex_wait(
             &pool.remaining,
             left,
-            (deadline - now).min(Duration::from_millis(2)),
+            (deadline - now).min(Duration::from_millis(nap)),
         );
-        if pool.remaining.load(Ordering::Acquire) == 0 {
+        ask_later.retain(|&k| {
+            let e = &mut entries[k];
+            match blocks(&dir, e.tid, sig) {
+                Blocks::ForNow => return true,
+                Blocks::Gone => e.status = StackStatus::Exited,
+                Blocks::Asleep => e.status = StackStatus::SignalBlocked,
+                Blocks::No => {
+                    ask(e, k);
+                    if e.slot.is_some() {
+                        deferred.push(k);
+                    }
+                }
+            }
+            if e.slot.is_none() {
+                describe(&dir, e);
+            }
+            false
+        });
+        if pool.remaining.load(Ordering::Acquire) == 0 && ask_later.is_empty() {
             break;
         }
         let now = Instant::now();
@@ -708,6 +791,14 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
             }
         }
     }
+    // Still blocking the signal at the deadline: never asked.
+    for k in ask_later {
+        let e = &mut entries[k];
+        e.status = StackStatus::SignalBlocked;
+        describe(&dir, e);
+    }
+    // A handler caught mid-walk at the deadline gets 1 ms more, once for all of them.
+    let grace_end = deadline.max(Instant::now()) + Duration::from_millis(1);
     for k in deferred {
         let e = &mut entries[k];
         let Some(i) = e.slot else {
@@ -721,9 +812,8 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         } else {
             if slot.state.load(Ordering::Acquire) == word(gen, WRITING) {
                 // A handler is mid-walk: it finishes in microseconds unless descheduled.
-                let grace = Instant::now() + Duration::from_millis(5);
                 while slot.state.load(Ordering::Acquire) == word(gen, WRITING)
-                    && Instant::now() < grace
+                    && Instant::now() < grace_end
                 {
                     std::thread::yield_now();
                 }
@@ -731,11 +821,6 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
             collect(e, slot, gen);
         }
         describe(&dir, e);
-    }
-    for e in &entries {
-        if matches!(e.status, StackStatus::SignalBlocked | StackStatus::TimedOut) {
-            c.unanswered.push(e.tid);
-        }
     }
     drop(guard);
 
@@ -826,6 +911,30 @@ fn refuses(dir: &procfs::TaskDir, tid: u32, sig: i32) -> bool {
         && dir
             .stat(tid)
             .is_some_and(|(_, s)| matches!(s, ThreadState::Sleeping | ThreadState::DiskWait))
+}
+
+/// Whether a thread blocks the dump signal, before it is asked.
+enum Blocks {
+    /// It does not: ask it.
+    No,
+    /// It does and is runnable: probably a short blocked section; look again.
+    ForNow,
+    /// It does and sleeps (a `sigwait` thread): it would not answer.
+    Asleep,
+    /// The thread is gone.
+    Gone,
+}
+
+fn blocks(dir: &procfs::TaskDir, tid: u32, sig: i32) -> Blocks {
+    match dir.sigmasks(tid) {
+        None => Blocks::Gone,
+        Some(m) if !m.is_blocked(sig) => Blocks::No,
+        Some(_) => match dir.stat(tid) {
+            None => Blocks::Gone,
+            Some((_, ThreadState::Sleeping | ThreadState::DiskWait)) => Blocks::Asleep,
+            Some(_) => Blocks::ForNow,
+        },
+    }
 }
 
 /// Why a signalled thread did not answer, from its signal masks.
