@@ -963,6 +963,35 @@ mod tests {
         p
     }
 
+    // Broke: a handler stuck in an earlier capture (descheduled mid-walk, or stopped by a
+    // debugger) made every later capture wait 20 ms for it, past its own deadline.
+    #[test]
+    fn a_stuck_handler_of_an_earlier_capture_does_not_stretch_the_deadline() {
+        // Other tests of this binary capture too: hold the lock, put POOL back after.
+        let held = lock(Instant::now() + Duration::from_secs(30)).expect("capture lock");
+        let stuck: &'static Pool = Box::leak(Box::new(Pool::new(4, 4)));
+        stuck.slots[1]
+            .state
+            .store(word(7, WRITING), Ordering::Release);
+        let mut c = Capturer::new();
+        c.pool = Some(stuck);
+        let t0 = Instant::now();
+        let pool = ready_pool(&mut c, 2, 2, t0).expect("a fresh pool");
+        assert!(
+            t0.elapsed() < Duration::from_millis(15),
+            "waited {:?} past the deadline",
+            t0.elapsed()
+        );
+        assert!(!std::ptr::eq(pool, stuck), "the stuck pool is not reused");
+        assert_eq!(c.abandoned_pools, 1);
+        // The handler pointer now names the fresh pool; put back the real capturer's.
+        let real = held
+            .pool
+            .map_or(std::ptr::null_mut(), |p| p as *const Pool as *mut Pool);
+        POOL.store(real, Ordering::Release);
+        drop(held);
+    }
+
     #[test]
     fn finds_mappings_by_binary_search() {
         let p = pool_with(&[
