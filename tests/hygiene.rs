@@ -681,3 +681,53 @@ fn environment_overrides_apply_and_a_malformed_value_is_logged_and_ignored() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// Guards against: extreme settings (Duration::MAX, 1 ns, usize::MAX) accepted by start()
+// and then panicking holmes' threads ("overflow when adding duration to instant") or
+// start() itself, and a huge HOLMES_COOLDOWN being applied instead of ignored.
+#[test]
+fn extreme_settings_are_typed_errors_and_a_huge_environment_value_is_ignored() {
+    let dir = common::fresh_dir("hygiene-extreme");
+    let mut cmd = scenario("hygiene_config", &["extreme"], &[("HOLMES_TEST_DIR", &dir)]);
+    cmd.env("HOLMES_COOLDOWN", "500000000000y");
+    let out = common::run_with_deadline(cmd, Duration::from_secs(60));
+    let (stdout, stderr) = host_ok(&out);
+    let results: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("extreme: "))
+        .collect();
+    assert_eq!(results.len(), 10, "{stdout}");
+    for l in &results {
+        let (name, result) = l["extreme: ".len()..]
+            .split_once(" -> ")
+            .unwrap_or_else(|| panic!("{l}"));
+        assert!(
+            result.starts_with(&format!("invalid holmes setting `{name}`: must be ")),
+            "not a typed error naming `{name}`: {l}"
+        );
+    }
+    assert!(
+        stdout.contains("`interval`: must be at least 10ms, found 1ns"),
+        "{stdout}"
+    );
+    let env = line(&stdout, "extreme env:");
+    assert!(field(env, "dumps") >= 1, "{env}");
+    assert!(env.ends_with("ticking=true"), "the sampler stopped: {env}");
+    assert!(
+        field(env, "cooldown_left_s") <= 60,
+        "HOLMES_COOLDOWN applied: {env}"
+    );
+    let warn = stderr
+        .lines()
+        .find(|l| l.contains("HOLMES_COOLDOWN"))
+        .unwrap_or_else(|| panic!("HOLMES_COOLDOWN not logged:\n{stderr}"));
+    assert!(
+        warn.contains(" WARN  holmes]") && warn.contains("must be at most 1year"),
+        "{warn}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a holmes thread panicked:\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

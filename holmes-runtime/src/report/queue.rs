@@ -60,12 +60,14 @@ pub(crate) struct ReportQueue {
 // Wired into the builder and the dumper by the integration; until then only tests use it.
 impl ReportQueue {
     /// Spawns the `holmes-reporter` thread serving `reporters` through a queue of
-    /// `capacity` reports (at least 1).
+    /// `capacity` reports (1 ..= [`crate::bounds::MAX_REPORT_QUEUE`]; the builder
+    /// rejects other values, this clamps).
     pub(crate) fn start(
         reporters: Vec<Box<dyn Reporter>>,
         capacity: usize,
     ) -> std::io::Result<ReportQueue> {
-        let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
+        let (tx, rx) =
+            crossbeam_channel::bounded(capacity.clamp(1, crate::bounds::MAX_REPORT_QUEUE));
         let (done_tx, done) = crossbeam_channel::bounded(1);
         let counters = Arc::new(Counters::default());
         let c = Arc::clone(&counters);
