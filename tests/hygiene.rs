@@ -147,12 +147,14 @@ struct Tmpfs(PathBuf);
 
 impl Tmpfs {
     /// Mounts a tmpfs with `options` at a fresh directory; `None` (printed) if `mount`
-    /// is unavailable or refused.
+    /// is unavailable or refused. Its root is 0700 (a tmpfs root is 1777 by default,
+    /// which holmes refuses as a dump directory).
     fn mount(test: &str, options: &str) -> Option<Tmpfs> {
         let dir = common::fresh_dir(test);
         std::fs::create_dir_all(&dir).expect("mount point");
+        let options = format!("{options},mode=0700");
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
             .arg(&dir)
             .output();
         match out {

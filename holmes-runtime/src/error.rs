@@ -26,6 +26,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// The dump directory exists but is not safe to write dumps into, or to delete
+    /// old dumps from: it is a symlink, not a directory, owned by another user, or
+    /// writable by group or others. holmes never changes such a directory.
+    #[error("untrusted dump directory {}: {reason}", EscapedPath(.path))]
+    UntrustedDumpDir {
+        /// The directory, as configured.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
+
     /// The dump directory could not be created.
     #[error("cannot create dump directory {}: {source}", EscapedPath(.path))]
     CreateDumpDir {

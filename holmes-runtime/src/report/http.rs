@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::client::{redact, HttpClient};
 use super::multipart::Form;
 use super::{Report, ReportError, ReportFile, Reporter};
+use crate::escape::Escaped;
 
 /// Uploads each dump to an HTTP endpoint the way the Go library's HTTP reporter does.
 ///
@@ -139,10 +140,11 @@ impl Reporter for HttpReporter {
                 (Err(e), None) => first_err = Some(e),
                 (Err(e), Some(_)) => log::warn!(
                     target: "holmes",
-                    "holmes http reporter: uploading {} of dump #{} to {} failed: {e}",
-                    file.file_name(),
+                    "holmes http reporter: uploading {} of dump #{} to {} failed: {}",
+                    Escaped(file.file_name()),
                     report.event.id,
-                    redact(&self.url)
+                    Escaped(&redact(&self.url)),
+                    Escaped(&e.to_string())
                 ),
             }
         }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::{Report, Reporter};
+use crate::escape::Escaped;
 
 /// The counters of the reporter queue, per report (not per reporter): every report
 /// handed to the queue is counted in `submitted`, then ends in exactly one of `dropped`,
@@ -188,18 +189,20 @@ fn run(mut reporters: Vec<Box<dyn Reporter>>, rx: &Receiver<Report>, c: &Counter
                     ok = false;
                     log::warn!(
                         target: "holmes",
-                        "holmes reporter {name} failed on dump #{}: {}",
+                        "holmes reporter {} failed on dump #{}: {}",
+                        Escaped(name),
                         report.event.id,
-                        chain(&e)
+                        Escaped(&chain(&e))
                     );
                 }
                 Err(panic) => {
                     ok = false;
                     log::error!(
                         target: "holmes",
-                        "holmes reporter {name} panicked on dump #{}: {}",
+                        "holmes reporter {} panicked on dump #{}: {}",
+                        Escaped(name),
                         report.event.id,
-                        panic_message(&*panic)
+                        Escaped(panic_message(&*panic))
                     );
                 }
             }
