@@ -733,3 +733,49 @@ fn extreme_settings_are_typed_errors_and_a_huge_environment_value_is_ignored() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// Guards against: a dump directory removed at run time (systemd-tmpfiles on <temp>/holmes)
+// failing every later dump for the rest of the process's life, or being recreated
+// through a symlink planted in its place.
+#[test]
+fn a_removed_dump_dir_is_recreated_0700_and_a_symlink_in_its_place_is_refused() {
+    let dir = common::fresh_dir("hygiene-removed");
+    let victim = common::fresh_dir("hygiene-removed-victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    let keep = victim.join("threads.20261127-122906.377.1.txt");
+    std::fs::write(&keep, b"not holmes'").unwrap();
+    let out = run(
+        "hygiene_disk",
+        &["removed"],
+        &[("HOLMES_TEST_DIR", &dir), ("HOLMES_TEST_VICTIM", &victim)],
+        Duration::from_secs(60),
+    );
+    let (stdout, stderr) = host_ok(&out);
+    let r = line(&stdout, "removed:");
+    assert!(r.contains("mode=700 error=None"), "{r}");
+    assert!(field(r, "inside") >= 3, "{r}");
+    let recreated: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("was removed") && l.contains("recreated"))
+        .collect();
+    let removals = field(line(&stdout, "removals="), "removals");
+    assert!(
+        (1..=removals as usize).contains(&recreated.len()),
+        "logged once per recreation ({removals} removals):\n{stderr}"
+    );
+    assert!(recreated[0].contains(" WARN  holmes]"), "{}", recreated[0]);
+    let s = line(&stdout, "symlinked:");
+    assert!(s.contains("refused=true"), "{s}");
+    assert!(s.contains("files=0"), "{s}");
+    assert!(s.contains("untrusted dump directory"), "{s}");
+    let mut in_victim = names(&victim);
+    in_victim.sort();
+    assert_eq!(
+        in_victim,
+        vec!["threads.20261127-122906.377.1.txt".to_owned()],
+        "written or deleted through the symlink"
+    );
+    let _ = std::fs::remove_file(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&victim);
+}

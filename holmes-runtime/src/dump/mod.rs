@@ -432,6 +432,19 @@ impl Dumper {
         event: &mut DumpEvent,
         c: &Captured,
     ) -> Vec<crate::report::ReportFile> {
+        match self.writer.ensure_dir() {
+            Ok(false) => {}
+            Ok(true) => log::warn!(
+                target: "holmes",
+                "dump directory {} was removed (a tmp cleaner?); recreated it (mode 0700)",
+                EscapedPath(self.writer.dir())
+            ),
+            Err(e) => {
+                self.shared.counters.write_failures.inc();
+                event.error = Some(format!("not written: {e}"));
+                return Vec::new();
+            }
+        }
         let stem = writer::file_stem(event.kind.name(), event.time);
         let p = &c.profile;
         let mut errors = Vec::new();

@@ -6,6 +6,10 @@
 //!   writable by group or others. Otherwise [`DumpWriter::prepare`] fails with
 //!   [`Error::UntrustedDumpDir`] and holmes changes nothing there. An existing trusted
 //!   directory is left as it is.
+//! - Before each dump, [`DumpWriter::ensure_dir`] checks the directory again: removed
+//!   at run time (a tmp cleaner), it is recreated the same way; replaced by something
+//!   untrusted (a symlink), the dump is refused. Retention lists the directory only
+//!   while it is trusted.
 //! - Each file is written under a temporary name in that directory, opened with
 //!   `O_CREAT | O_EXCL | O_NOFOLLOW` and mode 0600, flushed to disk, then published
 //!   under its final name with `link(2)`, which never replaces an existing path and never
@@ -56,6 +60,27 @@ impl DumpWriter {
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Before writing a dump: recreates the directory (mode 0700, with the checks of
+    /// [`prepare`](Self::prepare)) when it was removed, and returns `Ok(true)` then;
+    /// `Ok(false)` when it is there and trusted; `Err` when it cannot be recreated or is
+    /// no longer trusted (e.g. replaced by a symlink): nothing may be written.
+    pub fn ensure_dir(&self) -> Result<bool, Error> {
+        match self.dir.symlink_metadata() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                create_trusted(&self.dir)?;
+                Ok(true)
+            }
+            _ => {
+                check_trusted(&self.dir)
+                    .map(|()| false)
+                    .map_err(|reason| Error::UntrustedDumpDir {
+                        path: self.dir.clone(),
+                        reason,
+                    })
+            }
+        }
     }
 
     fn create_tmp(&self) -> io::Result<(PathBuf, File)> {
@@ -156,7 +181,9 @@ impl DumpWriter {
 
     /// Deletes the oldest dump files until at most `r.max_files` files and
     /// `r.max_bytes` bytes remain. Returns how many files were deleted.
+    /// Does nothing (`Err`) when the directory is not trusted any more.
     pub fn enforce_retention(&self, r: Retention) -> io::Result<usize> {
+        check_trusted(&self.dir).map_err(io::Error::other)?;
         let mut files: Vec<(SystemTime, String, u64, PathBuf)> = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
             let Ok(entry) = entry else { continue };
@@ -282,17 +309,18 @@ fn check_trusted(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Why a symlinked dump directory is refused, with where it points.
+/// Why a symlinked dump directory is refused, with where it resolves to (resolved once,
+/// for the message; holmes never uses the resolved path by itself).
 fn symlink_reason(dir: &Path) -> String {
     let target = std::fs::canonicalize(dir).or_else(|_| std::fs::read_link(dir));
     match target {
         Ok(t) => format!(
-            "it is a symlink to {}; holmes does not follow a symlinked dump directory \
-             (it resolves it once, here): configure that path instead",
+            "it is a symlink to {0}; holmes does not follow a symlinked dump directory: \
+             set dump_dir to {0} instead",
             EscapedPath(&t)
         ),
-        Err(_) => "it is a symlink (dangling); holmes does not follow a symlinked dump \
-                   directory: configure a real directory instead"
+        Err(_) => "it is a dangling symlink; holmes does not follow a symlinked dump \
+                   directory: set dump_dir to a real directory instead"
             .into(),
     }
 }
@@ -631,5 +659,30 @@ mod tests {
         std::fs::write(&file, b"").unwrap();
         let e = DumpWriter::prepare(&file).unwrap_err().to_string();
         assert!(!e.contains('\n') && e.contains("file\\nline"), "{e}");
+    }
+
+    // Guards against: a dump directory removed at run time never being recreated, or
+    // being recreated through a symlink planted in its place.
+    #[test]
+    #[cfg(unix)]
+    fn ensure_dir_recreates_a_removed_directory_and_refuses_a_symlink() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("dumps");
+        let w = DumpWriter::prepare(&d).unwrap();
+        assert!(!w.ensure_dir().unwrap(), "present: nothing to do");
+        std::fs::remove_dir_all(&d).unwrap();
+        assert!(w.ensure_dir().unwrap(), "recreated");
+        assert_eq!(std::fs::metadata(&d).unwrap().mode() & 0o777, 0o700);
+        assert!(w.write("cpu.x.txt", b"dump").is_ok());
+        std::fs::remove_dir_all(&d).unwrap();
+        let elsewhere = t.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &d).unwrap();
+        assert!(matches!(
+            w.ensure_dir(),
+            Err(Error::UntrustedDumpDir { .. })
+        ));
+        assert!(w.enforce_retention(Retention::default()).is_err());
     }
 }
