@@ -33,6 +33,11 @@ pub mod bounds {
     pub const MAX_CPU_PROFILE: Duration = Duration::from_secs(3600);
     /// The largest [`report_queue`](crate::Builder::report_queue): 65 536 reports.
     pub const MAX_REPORT_QUEUE: usize = 65_536;
+    /// The longest timeout of one reporter upload attempt
+    /// ([`crate::HttpReporter::timeout`], [`crate::PyroscopeReporter::timeout`]):
+    /// 10 min. A reporter is built apart from the builder, so a longer value is not an
+    /// error: it is clamped to this.
+    pub const MAX_REPORT_TIMEOUT: Duration = Duration::from_secs(600);
 }
 
 /// `Err(reason)` when `d` is zero or outside `min..=max`; the reason names the range

@@ -42,7 +42,7 @@ pub(crate) fn check(live: u64) {
 }
 
 pub(crate) fn wait(timeout: Duration) -> Option<u64> {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::state::later(Instant::now(), timeout);
     loop {
         let seq = SEQ.load(Ordering::Acquire);
         let v = FIRED.swap(0, Ordering::AcqRel);

@@ -67,7 +67,8 @@ impl HttpReporter {
     }
 
     /// The end-to-end timeout of one attempt (DNS, connect, TLS, request, response).
-    /// Default 10 s.
+    /// Default 10 s; at most [`crate::bounds::MAX_REPORT_TIMEOUT`] (10 min), longer
+    /// values are clamped.
     pub fn timeout(mut self, timeout: Duration) -> HttpReporter {
         self.client.set_timeout(timeout);
         self

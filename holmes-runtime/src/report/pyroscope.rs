@@ -109,7 +109,8 @@ impl PyroscopeReporter {
         self
     }
 
-    /// The end-to-end timeout of one attempt. Default 10 s.
+    /// The end-to-end timeout of one attempt. Default 10 s; at most
+    /// [`crate::bounds::MAX_REPORT_TIMEOUT`] (10 min), longer values are clamped.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.client.set_timeout(timeout);
         self
