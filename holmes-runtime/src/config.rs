@@ -357,7 +357,10 @@ impl Builder {
     }
 
     /// Where dump files are written. Default `<temp dir>/holmes`. Created with mode
-    /// 0700 when missing; files are written with mode 0600.
+    /// 0700 when missing (also when removed while holmes runs); files are written with
+    /// mode 0600. It must be a real directory (not a symlink), owned by the process's
+    /// effective uid and not writable by group or others, or `start()` fails with
+    /// [`Error::UntrustedDumpDir`].
     pub fn dump_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dump_dir = dir.into();
         self
@@ -742,8 +745,10 @@ impl Builder {
     /// Starts holmes: validates the configuration, prepares the dump directory and
     /// spawns the `holmes-sampler` and `holmes-dumper` threads.
     ///
-    /// Fails on a bad configuration, a dump directory that cannot be created or
-    /// written, or when holmes already runs in this process.
+    /// Fails on a bad configuration ([`Error::Config`], [`Error::Setting`] for a value
+    /// outside its [`bounds`]), a dump directory that cannot be created or written or
+    /// is not trusted ([`Error::UntrustedDumpDir`]), or when holmes already runs in
+    /// this process.
     pub fn start(self) -> Result<crate::Guard> {
         crate::guard::start(self)
     }

@@ -403,6 +403,11 @@ mod tests {
             .update(guard.config().cpu(crate::Rule::new(90, 25, 80)))
             .unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{err}");
+        // Out-of-range values are refused by update() as by start().
+        let err = guard
+            .update(guard.config().interval(Duration::from_nanos(1)))
+            .unwrap_err();
+        assert!(matches!(err, Error::Setting { .. }), "{err}");
         // A valid change applies from the next tick.
         guard
             .update(
