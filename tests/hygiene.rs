@@ -147,12 +147,14 @@ struct Tmpfs(PathBuf);
 
 impl Tmpfs {
     /// Mounts a tmpfs with `options` at a fresh directory; `None` (printed) if `mount`
-    /// is unavailable or refused.
+    /// is unavailable or refused. Its root is 0700 (a tmpfs root is 1777 by default,
+    /// which holmes refuses as a dump directory).
     fn mount(test: &str, options: &str) -> Option<Tmpfs> {
         let dir = common::fresh_dir(test);
         std::fs::create_dir_all(&dir).expect("mount point");
+        let options = format!("{options},mode=0700");
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
             .arg(&dir)
             .output();
         match out {
@@ -680,4 +682,100 @@ fn environment_overrides_apply_and_a_malformed_value_is_logged_and_ignored() {
         assert_complete(f);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// Guards against: extreme settings (Duration::MAX, 1 ns, usize::MAX) accepted by start()
+// and then panicking holmes' threads ("overflow when adding duration to instant") or
+// start() itself, and a huge HOLMES_COOLDOWN being applied instead of ignored.
+#[test]
+fn extreme_settings_are_typed_errors_and_a_huge_environment_value_is_ignored() {
+    let dir = common::fresh_dir("hygiene-extreme");
+    let mut cmd = scenario("hygiene_config", &["extreme"], &[("HOLMES_TEST_DIR", &dir)]);
+    cmd.env("HOLMES_COOLDOWN", "500000000000y");
+    let out = common::run_with_deadline(cmd, Duration::from_secs(60));
+    let (stdout, stderr) = host_ok(&out);
+    let results: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("extreme: "))
+        .collect();
+    assert_eq!(results.len(), 10, "{stdout}");
+    for l in &results {
+        let (name, result) = l["extreme: ".len()..]
+            .split_once(" -> ")
+            .unwrap_or_else(|| panic!("{l}"));
+        assert!(
+            result.starts_with(&format!("invalid holmes setting `{name}`: must be ")),
+            "not a typed error naming `{name}`: {l}"
+        );
+    }
+    assert!(
+        stdout.contains("`interval`: must be at least 10ms, found 1ns"),
+        "{stdout}"
+    );
+    let env = line(&stdout, "extreme env:");
+    assert!(field(env, "dumps") >= 1, "{env}");
+    assert!(env.ends_with("ticking=true"), "the sampler stopped: {env}");
+    assert!(
+        field(env, "cooldown_left_s") <= 60,
+        "HOLMES_COOLDOWN applied: {env}"
+    );
+    let warn = stderr
+        .lines()
+        .find(|l| l.contains("HOLMES_COOLDOWN"))
+        .unwrap_or_else(|| panic!("HOLMES_COOLDOWN not logged:\n{stderr}"));
+    assert!(
+        warn.contains(" WARN  holmes]") && warn.contains("must be at most 1year"),
+        "{warn}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a holmes thread panicked:\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// Guards against: a dump directory removed at run time (systemd-tmpfiles on <temp>/holmes)
+// failing every later dump for the rest of the process's life, or being recreated
+// through a symlink planted in its place.
+#[test]
+fn a_removed_dump_dir_is_recreated_0700_and_a_symlink_in_its_place_is_refused() {
+    let dir = common::fresh_dir("hygiene-removed");
+    let victim = common::fresh_dir("hygiene-removed-victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    let keep = victim.join("threads.20261127-122906.377.1.txt");
+    std::fs::write(&keep, b"not holmes'").unwrap();
+    let out = run(
+        "hygiene_disk",
+        &["removed"],
+        &[("HOLMES_TEST_DIR", &dir), ("HOLMES_TEST_VICTIM", &victim)],
+        Duration::from_secs(60),
+    );
+    let (stdout, stderr) = host_ok(&out);
+    let r = line(&stdout, "removed:");
+    assert!(r.contains("mode=700 error=None"), "{r}");
+    assert!(field(r, "inside") >= 3, "{r}");
+    let recreated: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("was removed") && l.contains("recreated"))
+        .collect();
+    let removals = field(line(&stdout, "removals="), "removals");
+    assert!(
+        (1..=removals as usize).contains(&recreated.len()),
+        "logged once per recreation ({removals} removals):\n{stderr}"
+    );
+    assert!(recreated[0].contains(" WARN  holmes]"), "{}", recreated[0]);
+    let s = line(&stdout, "symlinked:");
+    assert!(s.contains("refused=true"), "{s}");
+    assert!(s.contains("files=0"), "{s}");
+    assert!(s.contains("untrusted dump directory"), "{s}");
+    let mut in_victim = names(&victim);
+    in_victim.sort();
+    assert_eq!(
+        in_victim,
+        vec!["threads.20261127-122906.377.1.txt".to_owned()],
+        "written or deleted through the symlink"
+    );
+    let _ = std::fs::remove_file(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&victim);
 }

@@ -30,6 +30,58 @@ fn lifecycle() {
     assert!(std::error::Error::source(&err).is_some(), "cause kept");
     let _ = std::fs::remove_file(&file);
 
+    // Guards against: a symlinked, world-writable or foreign-owned dump directory being
+    // used (followed, or shared with other users): start() refuses it, naming the path
+    // and the reason. The foreign-owned case needs root (chown); CI runs as root.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let base = dir.with_extension("untrusted");
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let real = base.join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = base.join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let open = base.join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let theirs = base.join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let mut cases = vec![
+            (link, "is a symlink to".to_owned()),
+            (open, "writable by group or others (mode 0777)".to_owned()),
+        ];
+        if root {
+            std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+            cases.push((theirs, "owned by uid 65534".to_owned()));
+        } else {
+            eprintln!("SKIPPED the foreign-owned dump directory: needs root (chown)");
+        }
+        for (d, reason) in cases {
+            let err = holmes::Holmes::builder()
+                .dump_dir(&d)
+                .cpu(holmes::Rule::new(10, 25, 80))
+                .start()
+                .unwrap_err();
+            assert!(
+                matches!(&err, holmes::Error::UntrustedDumpDir { path, .. } if *path == d),
+                "{err}"
+            );
+            let msg = err.to_string();
+            assert!(msg.contains(&d.display().to_string()), "{msg}");
+            assert!(msg.contains(&reason), "{msg}");
+        }
+        assert_eq!(
+            std::fs::read_dir(&real).unwrap().count(),
+            0,
+            "wrote through"
+        );
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
     // Start; a second start is refused while the first runs.
     let guard = holmes::Holmes::builder()
         .interval(Duration::from_millis(20))

@@ -963,6 +963,21 @@ fn expect_str(expr: &Expr, name: &str, kind: ValueKind) -> syn::Result<syn::LitS
     }
 }
 
+/// The accepted range of a duration setting or rule option, in nanoseconds: the same as
+/// `holmes_runtime::bounds` (a proc-macro crate cannot depend on it; the tests of both
+/// crates pin the same values, and `tests/ui/fail/setting_bounds.rs` the messages).
+fn duration_bounds(name: &str) -> (u64, u64) {
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000 * MS;
+    match name {
+        "interval" => (10 * MS, 24 * 3600 * S),
+        "cpu_profile" => (1, 3600 * S),
+        // `cooldown` (setting and rule option), `escalate`: 1 year as humantime counts
+        // it (365.25 days), so that `"1y"` is accepted.
+        _ => (1, 31_557_600 * S),
+    }
+}
+
 fn parse_value(def: &SettingDef, expr: &Expr) -> syn::Result<Value> {
     let name = def.name;
     let error = |message: String| Err(syn::Error::new_spanned(expr, message));
@@ -973,6 +988,22 @@ fn parse_value(def: &SettingDef, expr: &Expr) -> syn::Result<Value> {
                 .map_err(|e| syn::Error::new(text.span(), e))?;
             if nanos == 0 {
                 return error(format!("`{name}` must be longer than zero"));
+            }
+            let (min, max) = duration_bounds(name);
+            let show = |n: u64| humantime::format_duration(std::time::Duration::from_nanos(n)).to_string();
+            if nanos < min {
+                return error(format!(
+                    "`{name}` must be at least {}, found {}",
+                    show(min),
+                    show(nanos)
+                ));
+            }
+            if nanos > max {
+                return error(format!(
+                    "`{name}` must be at most {}, found {}",
+                    show(max),
+                    show(nanos)
+                ));
             }
             Ok(Value::Duration(nanos))
         }
@@ -1484,6 +1515,38 @@ mod tests {
             e.starts_with("`crate` must be a path such as \"::holmes\""),
             "{e}"
         );
+    }
+
+    // Guards against: `interval = "1ns"` (a core burnt at ~300 000 ticks/s) or a
+    // cooldown of centuries compiling, then failing or panicking only at run time.
+    #[test]
+    fn durations_out_of_their_range() {
+        let e = err(quote!(cpu(10, 25, 80), interval = "1ns"));
+        assert_eq!(e, "`interval` must be at least 10ms, found 1ns");
+        let e = err(quote!(cpu(10, 25, 80), interval = "2days"));
+        assert_eq!(e, "`interval` must be at most 1day, found 2days");
+        let e = err(quote!(cpu(10, 25, 80), cooldown = "100y"));
+        assert!(
+            e.starts_with("`cooldown` must be at most 1year, found "),
+            "{e}"
+        );
+        let e = err(quote!(cpu(10, 25, 80), cooldown = "500000000000y"));
+        assert!(e.contains("is too long"), "{e}");
+        let e = err(quote!(cpu(10, 25, 80, cooldown = "2y")));
+        assert_eq!(e, "`cooldown` must be at most 1year, found 2years");
+        let e = err(quote!(cpu(10, 25, 80, escalate = "2y")));
+        assert_eq!(e, "`escalate` must be at most 1year, found 2years");
+        let e = err(quote!(cpu(10, 25, 80), cpu_profile = "2h"));
+        assert_eq!(e, "`cpu_profile` must be at most 1h, found 2h");
+        // The bounds themselves (those of `holmes::bounds`) are accepted.
+        let c = ok(quote!(
+            cpu(10, 25, 80, cooldown = "1y", escalate = "1y"),
+            interval = "10ms",
+            cooldown = "1y",
+            cpu_profile = "1h"
+        ));
+        assert_eq!(duration(setting(&c, "interval")), 10_000_000);
+        ok(quote!(cpu(10, 25, 80), interval = "1day"));
     }
 
     #[test]

@@ -9,6 +9,64 @@ use crate::report::Reporter;
 use crate::rule::Metric;
 use crate::watch::limiter::DumpLimit;
 
+/// The range of every bounded setting. The builder ([`Builder::start`],
+/// [`crate::Guard::update`]) returns [`Error::Setting`] outside it, `#[holmes::watch]`
+/// refuses to compile, and a `HOLMES_*` variable outside it is logged and ignored.
+///
+/// Each bound keeps holmes cheap and its arithmetic exact: an interval below 10 ms
+/// busies a core for nothing; an interval, cooldown or window beyond its maximum has
+/// no use that "off" does not serve better (disable the rule, or raise `max_dumps`).
+pub mod bounds {
+    use std::time::Duration;
+
+    /// The shortest [`interval`](crate::Builder::interval): 10 ms.
+    pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+    /// The longest [`interval`](crate::Builder::interval): 1 day.
+    pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+    /// The longest cooldown ([`crate::Builder::cooldown`], [`crate::Rule::cooldown`]),
+    /// escalation reset ([`crate::Rule::escalate`]) and dump-limit window
+    /// ([`crate::Builder::max_dumps`], [`crate::Builder::max_dumps_per_rule`]): 1 year
+    /// (365.25 days, humantime's `1y`).
+    pub const MAX_COOLDOWN: Duration = Duration::from_secs(31_557_600);
+    /// The longest [`cpu_profile_duration`](crate::Builder::cpu_profile_duration):
+    /// 1 hour (a profile keeps at most 16 384 samples; a longer one would drop most).
+    pub const MAX_CPU_PROFILE: Duration = Duration::from_secs(3600);
+    /// The largest [`report_queue`](crate::Builder::report_queue): 65 536 reports.
+    pub const MAX_REPORT_QUEUE: usize = 65_536;
+    /// The longest timeout of one reporter upload attempt
+    /// ([`crate::HttpReporter::timeout`], [`crate::PyroscopeReporter::timeout`]):
+    /// 10 min. A reporter is built apart from the builder, so a longer value is not an
+    /// error: it is clamped to this.
+    pub const MAX_REPORT_TIMEOUT: Duration = Duration::from_secs(600);
+}
+
+/// `Err(reason)` when `d` is zero or outside `min..=max`; the reason names the range
+/// and the value, in humantime syntax.
+pub(crate) fn check_duration(
+    d: Duration,
+    min: Duration,
+    max: Duration,
+) -> std::result::Result<(), String> {
+    let show = |d: Duration| humantime::format_duration(d).to_string();
+    if d.is_zero() {
+        Err("must be longer than zero".into())
+    } else if d < min {
+        Err(format!("must be at least {}, found {}", show(min), show(d)))
+    } else if d > max {
+        Err(format!("must be at most {}, found {}", show(max), show(d)))
+    } else {
+        Ok(())
+    }
+}
+
+/// [`check_duration`] as an [`Error::Setting`] naming `setting`.
+fn check_setting(setting: &str, d: Duration, min: Duration, max: Duration) -> Result<()> {
+    check_duration(d, min, max).map_err(|reason| Error::Setting {
+        setting: setting.into(),
+        reason,
+    })
+}
+
 /// A trigger rule: `(min, diff, abs)` in the Go library's order, plus `max` for count
 /// rules and an optional per-rule cooldown.
 ///
@@ -61,6 +119,7 @@ impl Rule {
     /// Escalation: after a dump, fire again only above the value that fired (the new
     /// high-water mark) until `reset` has passed since the last dump. A flapping metric
     /// then gives one dump, and a metric that keeps climbing gives one per new peak.
+    /// `reset` must be above zero and at most [`bounds::MAX_COOLDOWN`] (1 year).
     pub const fn escalate(mut self, reset: Duration) -> Rule {
         self.escalate = Some(reset);
         self
@@ -99,6 +158,7 @@ impl Rule {
     }
 
     /// How long the rule stays quiet after a dump. Overrides [`Builder::cooldown`].
+    /// Above zero and at most [`bounds::MAX_COOLDOWN`] (1 year).
     pub const fn cooldown(mut self, cooldown: Duration) -> Rule {
         self.cooldown = Some(cooldown);
         self
@@ -140,15 +200,22 @@ impl Rule {
                 "{name} rule: sustain must be at least 1 sample"
             )));
         }
-        if self.escalate == Some(Duration::ZERO) {
-            return Err(Error::Config(format!(
-                "{name} rule: the escalation reset must not be zero"
-            )));
+        let nonzero = Duration::from_nanos(1);
+        if let Some(reset) = self.escalate {
+            check_setting(
+                &format!("{name}.escalate"),
+                reset,
+                nonzero,
+                bounds::MAX_COOLDOWN,
+            )?;
         }
-        if self.cooldown == Some(Duration::ZERO) {
-            return Err(Error::Config(format!(
-                "{name} rule: cooldown must not be zero"
-            )));
+        if let Some(cooldown) = self.cooldown {
+            check_setting(
+                &format!("{name}.cooldown"),
+                cooldown,
+                nonzero,
+                bounds::MAX_COOLDOWN,
+            )?;
         }
         Ok(())
     }
@@ -282,21 +349,26 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// How often the process's metrics are sampled and the rules checked. Default 5 s.
+    /// How often the process's metrics are sampled and the rules checked. Default 5 s;
+    /// from [`bounds::MIN_INTERVAL`] (10 ms) to [`bounds::MAX_INTERVAL`] (1 day).
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
         self
     }
 
     /// Where dump files are written. Default `<temp dir>/holmes`. Created with mode
-    /// 0700 when missing; files are written with mode 0600.
+    /// 0700 when missing (also when removed while holmes runs); files are written with
+    /// mode 0600. It must be a real directory (not a symlink), owned by the process's
+    /// effective uid and not writable by group or others, or `start()` fails with
+    /// [`Error::UntrustedDumpDir`].
     pub fn dump_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dump_dir = dir.into();
         self
     }
 
     /// The cooldown of every rule that does not set its own: after a dump, the rule stays
-    /// quiet this long. Default 1 min.
+    /// quiet this long. Default 1 min; above zero and at most [`bounds::MAX_COOLDOWN`]
+    /// (1 year).
     pub fn cooldown(mut self, cooldown: Duration) -> Self {
         self.cooldown = cooldown;
         self
@@ -372,7 +444,8 @@ impl Builder {
         self
     }
 
-    /// How long a CPU profile records. Default 5 s.
+    /// How long a CPU profile records. Default 5 s; above zero and at most
+    /// [`bounds::MAX_CPU_PROFILE`] (1 hour).
     pub fn cpu_profile_duration(mut self, duration: Duration) -> Self {
         self.cpu_profile_duration = duration;
         self
@@ -419,14 +492,15 @@ impl Builder {
     }
 
     /// At most `max` dumps per rule in any sliding `window`. Default 10 per hour. A rule
-    /// over its limit shows as [`crate::RuleState::Throttled`] in the status.
+    /// over its limit shows as [`crate::RuleState::Throttled`] in the status. `window`
+    /// is above zero and at most [`bounds::MAX_COOLDOWN`] (1 year).
     pub fn max_dumps_per_rule(mut self, max: usize, window: Duration) -> Self {
         self.per_rule_limit = DumpLimit::new(max, window);
         self
     }
 
     /// At most `max` dumps of all rules together in any sliding `window`. Default 30
-    /// per hour.
+    /// per hour. `window` is above zero and at most [`bounds::MAX_COOLDOWN`] (1 year).
     pub fn max_dumps(mut self, max: usize, window: Duration) -> Self {
         self.overall_limit = DumpLimit::new(max, window);
         self
@@ -472,7 +546,8 @@ impl Builder {
         self
     }
 
-    /// Capacity of the reporters' queue. Default 32, as the Go library.
+    /// Capacity of the reporters' queue. Default 32, as the Go library; at most
+    /// [`bounds::MAX_REPORT_QUEUE`] (65 536), and at least 1 when a reporter is set.
     pub fn report_queue(mut self, reports: usize) -> Self {
         self.report_queue = reports;
         self
@@ -514,27 +589,37 @@ impl Builder {
                 self.dump_dir = PathBuf::from(v);
             }
         }
-        let duration = |name: &str, bad: &mut dyn FnMut(&str, &str, String)| -> Option<Duration> {
+        // Out of range is as bad as malformed: logged and ignored, never fatal.
+        let duration = |name: &str,
+                        (min, max): (Duration, Duration),
+                        bad: &mut dyn FnMut(&str, &str, String)|
+         -> Option<Duration> {
             let v = var(name)?;
             match humantime::parse_duration(v.trim()) {
-                Ok(d) if !d.is_zero() => Some(d),
-                Ok(_) => {
-                    bad(name, &v, "must not be zero".into());
-                    None
-                }
+                Ok(d) => match check_duration(d, min, max) {
+                    Ok(()) => Some(d),
+                    Err(why) => {
+                        bad(name, &v, why);
+                        None
+                    }
+                },
                 Err(e) => {
                     bad(name, &v, e.to_string());
                     None
                 }
             }
         };
-        if let Some(d) = duration("HOLMES_INTERVAL", &mut bad) {
+        let nonzero = Duration::from_nanos(1);
+        let interval = (bounds::MIN_INTERVAL, bounds::MAX_INTERVAL);
+        if let Some(d) = duration("HOLMES_INTERVAL", interval, &mut bad) {
             self.interval = d;
         }
-        if let Some(d) = duration("HOLMES_COOLDOWN", &mut bad) {
+        let cooldown = (nonzero, bounds::MAX_COOLDOWN);
+        if let Some(d) = duration("HOLMES_COOLDOWN", cooldown, &mut bad) {
             self.cooldown = d;
         }
-        if let Some(d) = duration("HOLMES_CPU_PROFILE", &mut bad) {
+        let profile = (nonzero, bounds::MAX_CPU_PROFILE);
+        if let Some(d) = duration("HOLMES_CPU_PROFILE", profile, &mut bad) {
             self.cpu_profile_duration = d;
         }
         if let Some(v) = var("HOLMES_CPU_MAX") {
@@ -572,17 +657,32 @@ impl Builder {
 
     /// Checks every value; `start` calls it.
     pub(crate) fn validate(&self) -> Result<()> {
-        if self.interval.is_zero() {
-            return Err(Error::Config("interval must not be zero".into()));
-        }
-        if self.cooldown.is_zero() {
-            return Err(Error::Config("cooldown must not be zero".into()));
-        }
-        if self.cpu_profile_duration.is_zero() {
-            return Err(Error::Config(
-                "cpu_profile_duration must not be zero".into(),
-            ));
-        }
+        let nonzero = Duration::from_nanos(1);
+        check_setting(
+            "interval",
+            self.interval,
+            bounds::MIN_INTERVAL,
+            bounds::MAX_INTERVAL,
+        )?;
+        check_setting("cooldown", self.cooldown, nonzero, bounds::MAX_COOLDOWN)?;
+        check_setting(
+            "cpu_profile_duration",
+            self.cpu_profile_duration,
+            nonzero,
+            bounds::MAX_CPU_PROFILE,
+        )?;
+        check_setting(
+            "max_dumps_per_rule.window",
+            self.per_rule_limit.window,
+            nonzero,
+            bounds::MAX_COOLDOWN,
+        )?;
+        check_setting(
+            "max_dumps.window",
+            self.overall_limit.window,
+            nonzero,
+            bounds::MAX_COOLDOWN,
+        )?;
         if self.cpu_max > 100 {
             return Err(Error::Config(format!(
                 "cpu_max ({}) is a percentage and cannot be above 100",
@@ -604,18 +704,26 @@ impl Builder {
                 "formats must name at least one format".into(),
             ));
         }
-        if self.per_rule_limit.window.is_zero() || self.overall_limit.window.is_zero() {
-            return Err(Error::Config("dump limit windows must not be zero".into()));
-        }
         if self.retention.max_files == 0 || self.retention.max_bytes == 0 {
             return Err(Error::Config(
                 "retention must keep at least one file and one byte".into(),
             ));
         }
         if !self.reporters.is_empty() && self.report_queue == 0 {
-            return Err(Error::Config(
-                "report_queue must hold at least one report".into(),
-            ));
+            return Err(Error::Setting {
+                setting: "report_queue".into(),
+                reason: "must hold at least one report".into(),
+            });
+        }
+        if self.report_queue > bounds::MAX_REPORT_QUEUE {
+            return Err(Error::Setting {
+                setting: "report_queue".into(),
+                reason: format!(
+                    "must be at most {}, found {}",
+                    bounds::MAX_REPORT_QUEUE,
+                    self.report_queue
+                ),
+            });
         }
         if self.heap_sample_rate == Some(0) {
             return Err(Error::Config("heap_sample_rate must not be zero".into()));
@@ -637,8 +745,10 @@ impl Builder {
     /// Starts holmes: validates the configuration, prepares the dump directory and
     /// spawns the `holmes-sampler` and `holmes-dumper` threads.
     ///
-    /// Fails on a bad configuration, a dump directory that cannot be created or
-    /// written, or when holmes already runs in this process.
+    /// Fails on a bad configuration ([`Error::Config`], [`Error::Setting`] for a value
+    /// outside its [`bounds`]), a dump directory that cannot be created or written or
+    /// is not trusted ([`Error::UntrustedDumpDir`]), or when holmes already runs in
+    /// this process.
     pub fn start(self) -> Result<crate::Guard> {
         crate::guard::start(self)
     }
@@ -646,13 +756,13 @@ impl Builder {
 
 /// The environment variables holmes reads at start (unless
 /// [`Builder::env_overrides`]`(false)`), applied over the code's configuration. A
-/// malformed value is logged at warn level and ignored, never fatal.
+/// malformed or out-of-range value is logged at warn level and ignored, never fatal.
 ///
 /// | variable | value |
 /// |---|---|
 /// | `HOLMES_DISABLE` | `1`/`true`/`yes`: holmes does not start ([`Error::Disabled`]) |
 /// | `HOLMES_DUMP_DIR` | a directory |
-/// | `HOLMES_INTERVAL`, `HOLMES_COOLDOWN`, `HOLMES_CPU_PROFILE` | durations: `500ms`, `5s`, `1m` |
+/// | `HOLMES_INTERVAL`, `HOLMES_COOLDOWN`, `HOLMES_CPU_PROFILE` | durations: `500ms`, `5s`, `1m`, within the [`bounds`] |
 /// | `HOLMES_CPU_MAX` | a percentage |
 /// | `HOLMES_MEMORY_LIMIT` | a size: `2GiB`, `512MB`, `1073741824` |
 /// | `HOLMES_CPU_CORES` | a number: `1.5` |
@@ -793,7 +903,8 @@ mod tests {
         assert!(err(b().cpu(Rule::new(90, 25, 80))).contains("min (90) is above abs (80)"));
         assert!(err(b().cpu(Rule::new(10, 25, 180))).contains("cannot be above 100"));
         assert!(err(b().cpu(Rule::new(10, 0, 80))).contains("diff must be above 0"));
-        assert!(err(b().interval(Duration::ZERO)).contains("interval must not be zero"));
+        assert!(err(b().interval(Duration::ZERO))
+            .contains("setting `interval`: must be longer than zero"));
         assert!(err(b().cpu_max(101)).contains("cpu_max"));
         assert!(err(b().cpu_cores(0.0)).contains("cpu_cores"));
         assert!(err(b().cpu_cores(f64::NAN)).contains("cpu_cores"));
@@ -813,6 +924,95 @@ mod tests {
             .threads(Rule::new(100, 25, 1000).max(5000))
             .validate()
             .is_ok());
+    }
+
+    fn setting(b: Builder) -> String {
+        match b.validate() {
+            Err(Error::Setting { setting, .. }) => setting,
+            other => panic!("expected Error::Setting, got {other:?}"),
+        }
+    }
+
+    // Guards against: Duration::MAX / 1 ns / usize::MAX settings accepted, then panicking
+    // holmes' threads (Instant overflow) or start() (crossbeam's capacity check).
+    #[test]
+    fn extreme_settings_are_typed_errors_naming_the_setting() {
+        let b = Builder::default;
+        let max = Duration::MAX;
+        let rule = Rule::new(10, 25, 80);
+        assert_eq!(setting(b().interval(max)), "interval");
+        assert_eq!(setting(b().interval(Duration::from_nanos(1))), "interval");
+        assert_eq!(setting(b().interval(Duration::from_millis(9))), "interval");
+        assert_eq!(
+            setting(b().interval(Duration::from_secs(86_401))),
+            "interval"
+        );
+        assert_eq!(setting(b().cooldown(max)), "cooldown");
+        assert_eq!(setting(b().cpu(rule.cooldown(max))), "cpu.cooldown");
+        assert_eq!(setting(b().threads(rule.escalate(max))), "threads.escalate");
+        assert_eq!(setting(b().max_dumps(1, max)), "max_dumps.window");
+        assert_eq!(
+            setting(b().max_dumps_per_rule(1, max)),
+            "max_dumps_per_rule.window"
+        );
+        assert_eq!(
+            setting(b().cpu_profile_duration(max)),
+            "cpu_profile_duration"
+        );
+        assert_eq!(setting(b().report_queue(usize::MAX)), "report_queue");
+        assert_eq!(
+            err(b().interval(Duration::from_nanos(1))),
+            "invalid holmes setting `interval`: must be at least 10ms, found 1ns"
+        );
+        assert!(err(b().cooldown(max)).contains("must be at most 1year, found "));
+        // The bounds themselves are accepted.
+        assert!(b()
+            .interval(bounds::MIN_INTERVAL)
+            .cooldown(bounds::MAX_COOLDOWN)
+            .cpu(
+                rule.cooldown(bounds::MAX_COOLDOWN)
+                    .escalate(bounds::MAX_COOLDOWN)
+            )
+            .max_dumps(1, bounds::MAX_COOLDOWN)
+            .cpu_profile_duration(bounds::MAX_CPU_PROFILE)
+            .report_queue(bounds::MAX_REPORT_QUEUE)
+            .validate()
+            .is_ok());
+        assert!(b().interval(bounds::MAX_INTERVAL).validate().is_ok());
+        assert_eq!(
+            humantime::parse_duration("1y").ok(),
+            Some(bounds::MAX_COOLDOWN),
+            "the attribute's \"1y\" is the bound"
+        );
+    }
+
+    // Guards against: HOLMES_COOLDOWN=500000000000y applied (and panicking the sampler)
+    // instead of logged and ignored like a malformed value.
+    #[test]
+    fn out_of_range_env_values_are_logged_and_ignored() {
+        let b = Builder::default();
+        let (b2, warnings) = b.clone().apply_env(env(&[
+            ("HOLMES_COOLDOWN", "500000000000y"),
+            ("HOLMES_INTERVAL", "1ns"),
+            ("HOLMES_CPU_PROFILE", "2h"),
+        ]));
+        let b2 = b2.unwrap();
+        assert_eq!(b2.cooldown, b.cooldown);
+        assert_eq!(b2.interval, b.interval);
+        assert_eq!(b2.cpu_profile_duration, b.cpu_profile_duration);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].contains("HOLMES_INTERVAL") && warnings[0].contains("at least 10ms"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].contains("HOLMES_COOLDOWN") && warnings[1].contains("at most 1year"),
+            "{warnings:?}"
+        );
+        assert!(b2.validate().is_ok());
+        let (b3, warnings) = b.apply_env(env(&[("HOLMES_INTERVAL", "10ms")]));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(b3.unwrap().interval, Duration::from_millis(10));
     }
 
     #[test]

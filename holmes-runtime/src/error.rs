@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::escape::EscapedPath;
+
 /// Why holmes could not start, or why an on-demand capture failed.
 ///
 /// Every variant that wraps a failure keeps it as its `source()`.
@@ -12,8 +14,31 @@ pub enum Error {
     #[error("invalid holmes configuration: {0}")]
     Config(String),
 
+    /// A setting is outside its documented range (see [`crate::bounds`]): too small to
+    /// work or too large to mean anything (an interval of a nanosecond, a cooldown of
+    /// a thousand years, a queue of `usize::MAX` reports).
+    #[error("invalid holmes setting `{setting}`: {reason}")]
+    Setting {
+        /// The setting as the builder names it: `interval`, `cooldown`,
+        /// `cpu.cooldown` (a rule's option), `max_dumps.window`, `report_queue`.
+        setting: String,
+        /// What is wrong, with the accepted range and the value given.
+        reason: String,
+    },
+
+    /// The dump directory exists but is not safe to write dumps into, or to delete
+    /// old dumps from: it is a symlink, not a directory, owned by another user, or
+    /// writable by group or others. holmes never changes such a directory.
+    #[error("untrusted dump directory {}: {reason}", EscapedPath(.path))]
+    UntrustedDumpDir {
+        /// The directory, as configured.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
+
     /// The dump directory could not be created.
-    #[error("cannot create dump directory {path}: {source}")]
+    #[error("cannot create dump directory {}: {source}", EscapedPath(.path))]
     CreateDumpDir {
         /// The directory.
         path: PathBuf,
@@ -23,7 +48,7 @@ pub enum Error {
     },
 
     /// The dump directory exists but holmes cannot write files into it.
-    #[error("dump directory {path} is not writable: {source}")]
+    #[error("dump directory {} is not writable: {source}", EscapedPath(.path))]
     DumpDirNotWritable {
         /// The directory.
         path: PathBuf,

@@ -20,6 +20,7 @@ use crate::alloc;
 use crate::config::Builder;
 use crate::dump::{Dumper, Task};
 use crate::error::{Error, Result};
+use crate::escape::{Escaped, EscapedPath};
 use crate::rule::Metric;
 use crate::sample::{limits, ProcessReader, Sampler};
 use crate::state::{Shared, Status};
@@ -229,7 +230,7 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     let b = if b.env_overrides {
         let (b, warnings) = b.apply_env(|k| std::env::var(k).ok());
         for w in warnings {
-            log::warn!(target: "holmes", "{w}");
+            log::warn!(target: "holmes", "{}", Escaped(&w));
         }
         b.ok_or(Error::Disabled)?
     } else {
@@ -251,7 +252,7 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     }
     let (limits, notes) = limits::detect(b.cpu_cores, b.memory_limit);
     for n in notes {
-        log::warn!(target: "holmes", "{n}");
+        log::warn!(target: "holmes", "{}", Escaped(&n));
     }
     let reader = ProcessReader::new()
         .map_err(|e| Error::Config(format!("cannot read process metrics: {e}")))?;
@@ -365,7 +366,7 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         limits.cores_source,
         limits.memory_limit >> 20,
         limits.memory_source,
-        shared.dump_dir.display()
+        EscapedPath(&shared.dump_dir)
     );
     Ok(Guard {
         shared,
@@ -408,7 +409,7 @@ fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<JoinHa
                     .map(|s| s.to_string())
                     .or_else(|| p.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                log::error!(target: "holmes", "{name} panicked: {msg}; holmes stops watching");
+                log::error!(target: "holmes", "{name} panicked: {}; holmes stops watching", Escaped(&msg));
             }
         })
         .map_err(|source| Error::Spawn { name, source })
@@ -435,6 +436,11 @@ mod tests {
             .update(guard.config().cpu(crate::Rule::new(90, 25, 80)))
             .unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{err}");
+        // Out-of-range values are refused by update() as by start().
+        let err = guard
+            .update(guard.config().interval(Duration::from_nanos(1)))
+            .unwrap_err();
+        assert!(matches!(err, Error::Setting { .. }), "{err}");
         // A valid change applies from the next tick.
         guard
             .update(

@@ -47,6 +47,27 @@ pub(crate) struct Counters {
     pub signal_takeovers: Counter,
 }
 
+/// `t + d` that never panics: holmes' threads add configured durations to instants, and
+/// a sum `Instant` cannot hold (a duration of centuries) saturates to the farthest of
+/// `t` + 100 years, 1 year, 1 day, or `t` itself, i.e. "not in this process's life".
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
+    const DAY: u64 = 24 * 3600;
+    t.checked_add(d)
+        .or_else(|| t.checked_add(Duration::from_secs(100 * 365 * DAY)))
+        .or_else(|| t.checked_add(Duration::from_secs(365 * DAY)))
+        .or_else(|| t.checked_add(Duration::from_secs(DAY)))
+        .unwrap_or(t)
+}
+
+/// `t + d` for wall-clock times, saturating like [`later`].
+pub(crate) fn later_wall(t: SystemTime, d: Duration) -> SystemTime {
+    const DAY: u64 = 24 * 3600;
+    t.checked_add(d)
+        .or_else(|| t.checked_add(Duration::from_secs(100 * 365 * DAY)))
+        .or_else(|| t.checked_add(Duration::from_secs(DAY)))
+        .unwrap_or(t)
+}
+
 /// Nanoseconds after `Shared::epoch`; 0 = unset.
 pub(crate) struct AtomicInstant(AtomicU64);
 
@@ -57,11 +78,12 @@ impl AtomicInstant {
     fn get(&self, epoch: Instant) -> Option<Instant> {
         match self.0.load(Ordering::Relaxed) {
             0 => None,
-            ns => Some(epoch + Duration::from_nanos(ns)),
+            ns => Some(later(epoch, Duration::from_nanos(ns))),
         }
     }
     fn set(&self, epoch: Instant, t: Instant) {
-        let ns = t.saturating_duration_since(epoch).as_nanos().max(1) as u64;
+        let ns = t.saturating_duration_since(epoch).as_nanos().max(1);
+        let ns = u64::try_from(ns).unwrap_or(u64::MAX);
         self.0.store(ns, Ordering::Relaxed);
     }
 }
@@ -202,7 +224,7 @@ impl Shared {
     pub fn status(&self) -> Status {
         let now = Instant::now();
         let cfg = self.config();
-        let wall = |t: Instant| SystemTime::now() + t.saturating_duration_since(now);
+        let wall = |t: Instant| later_wall(SystemTime::now(), t.saturating_duration_since(now));
         let metrics = Metric::ALL
             .iter()
             .map(|&m| {
@@ -359,5 +381,24 @@ impl Status {
     /// The status of one metric.
     pub fn metric(&self, m: Metric) -> &MetricStatus {
         &self.metrics[m as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Guards against: `now + cooldown` panicking holmes' threads with a huge duration.
+    #[test]
+    fn later_saturates_instead_of_panicking() {
+        let t = Instant::now();
+        assert_eq!(later(t, Duration::from_secs(5)), t + Duration::from_secs(5));
+        let far = later(t, Duration::MAX);
+        assert!(far >= t + Duration::from_secs(365 * 24 * 3600), "{far:?}");
+        assert!(later_wall(SystemTime::now(), Duration::MAX) > SystemTime::now());
+        // Stored and read back relative to an epoch, still without panicking.
+        let a = AtomicInstant::new();
+        a.set(t, far);
+        assert!(a.get(t).is_some_and(|u| u > t));
     }
 }

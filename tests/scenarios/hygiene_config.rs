@@ -6,6 +6,9 @@
 //!   and its dump directory cannot be created, the environment's can.
 //! - `disable`: run with `HOLMES_DISABLE=1`: `start()` is `Error::Disabled` and the
 //!   program runs without holmes.
+//! - `extreme`: every extreme setting (`Duration::MAX`, 1 ns, `usize::MAX`) given to
+//!   `start()`, each result printed; then, run with `HOLMES_COOLDOWN=500000000000y` set
+//!   by the test, holmes dumps a pile-up and keeps ticking.
 
 #[path = "hygiene_pile.rs"]
 mod pile;
@@ -22,6 +25,7 @@ fn main() {
         Some("update") => update(&dir),
         Some("env") => env(),
         Some("disable") => disable(&dir),
+        Some("extreme") => extreme(&dir),
         other => panic!("unknown mode {other:?}"),
     }
     println!("host: still running");
@@ -170,4 +174,83 @@ fn disable(dir: &Path) {
         .collect();
     pile.set(0);
     println!("disable: holmes threads={holmes_threads:?}");
+}
+
+fn extreme(dir: &Path) {
+    let max = Duration::MAX;
+    let rule = || threads_rule(Duration::from_millis(100));
+    let cases: Vec<(&str, holmes::Builder)> = vec![
+        ("interval", builder(dir).interval(max)),
+        ("interval", builder(dir).interval(Duration::from_nanos(1))),
+        (
+            "interval",
+            builder(dir).interval(Duration::from_secs(2 * 86400)),
+        ),
+        ("cooldown", builder(dir).cooldown(max).threads(rule())),
+        ("threads.cooldown", builder(dir).threads(threads_rule(max))),
+        (
+            "threads.escalate",
+            builder(dir).threads(rule().escalate(max)),
+        ),
+        (
+            "max_dumps.window",
+            builder(dir).max_dumps(1, max).threads(rule()),
+        ),
+        (
+            "max_dumps_per_rule.window",
+            builder(dir).max_dumps_per_rule(1, max).threads(rule()),
+        ),
+        (
+            "cpu_profile_duration",
+            builder(dir).cpu_profile_duration(max),
+        ),
+        (
+            "report_queue",
+            builder(dir)
+                .report_queue(usize::MAX)
+                .reporter(holmes::LogReporter::new()),
+        ),
+    ];
+    let mut pile = Pile::default();
+    pile.set(HIGH);
+    for (name, b) in cases {
+        match b.start() {
+            Err(e) => println!("extreme: {name} -> {e}"),
+            Ok(guard) => {
+                // Long enough for the rule to fire twice (ring of 2, 20 ms ticks).
+                std::thread::sleep(Duration::from_millis(300));
+                let s = guard.status();
+                drop(guard);
+                println!("extreme: {name} -> started: dumps={}", s.dumps);
+            }
+        }
+    }
+
+    // HOLMES_COOLDOWN=500000000000y (set by the test): ignored, the code's 1 min applies.
+    let guard = builder(dir)
+        .env_overrides(true)
+        .threads(holmes::Rule::new(5, 1000, ABS))
+        .start()
+        .expect("holmes starts: an out-of-range variable is ignored");
+    assert!(
+        wait_until(Duration::from_secs(10), || guard.status().dumps >= 1),
+        "no dump: {:?}",
+        guard.status()
+    );
+    let ticks = guard.status().ticks;
+    let ticking = wait_until(Duration::from_secs(5), || guard.status().ticks >= ticks + 5);
+    pile.set(0);
+    let s = guard.status();
+    let left = match s.metric(holmes::Metric::Threads).state {
+        holmes::RuleState::CoolingDown { until } => until
+            .duration_since(std::time::SystemTime::now())
+            .map(|d| d.as_secs())
+            .ok(),
+        _ => None,
+    };
+    println!(
+        "extreme env: cooldown_left_s={} dumps={} ticking={ticking}",
+        left.map_or("none".into(), |l| l.to_string()),
+        s.dumps
+    );
 }

@@ -10,6 +10,10 @@
 //! - `floor`: below `min_free_space` dumps are skipped and counted.
 //! - `symlink`: symlinks named like the next dump files, pointing at a victim file, are
 //!   never written through, and retention never deletes or follows them.
+//! - `removed`: the dump directory is removed under a running holmes (a tmp cleaner):
+//!   the next dump recreates it (0700) and lands in it; then it is replaced by a
+//!   symlink to `HOLMES_TEST_VICTIM` (a directory): the next dump is refused and
+//!   counted, and nothing is written or deleted through the symlink.
 
 #[path = "hygiene_pile.rs"]
 mod pile;
@@ -29,6 +33,7 @@ fn main() {
         Some("readonly") => readonly(&dir),
         Some("floor") => floor(&dir),
         Some("symlink") => symlink(&dir),
+        Some("removed") => removed(&dir),
         other => panic!("unknown mode {other:?}"),
     }
     println!("host: still running");
@@ -237,4 +242,74 @@ fn symlink(dir: &Path) {
         "symlink: dumps={} failures={} files_deleted={} last={:?}",
         s.dumps, s.dump_failures, s.files_deleted, e.files
     );
+}
+
+fn removed(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let victim = PathBuf::from(pile::env("HOLMES_TEST_VICTIM"));
+    let guard = builder(dir)
+        .threads(threads_rule(Duration::from_millis(200)))
+        .start()
+        .expect("holmes starts");
+    let mut pile = Pile::default();
+    pile.set(HIGH);
+    let dumps = |n: u64| wait_until(Duration::from_secs(15), || guard.status().dumps >= n);
+    assert!(dumps(1), "no first dump: {:?}", guard.status());
+
+    // A tmp cleaner removes the directory: the next dump recreates it.
+    let mut removals = u32::from(rm_rf(dir));
+    let before = guard.status().dumps;
+    assert!(
+        dumps(before + 1),
+        "no dump after the directory was removed: {:?}",
+        guard.status()
+    );
+    let e = last_dump(&guard).expect("event");
+    let mode = std::fs::symlink_metadata(dir)
+        .map(|m| format!("{:o}", m.permissions().mode() & 0o777))
+        .unwrap_or_else(|e| format!("missing ({e})"));
+    let inside = e.files.iter().filter(|f| f.parent() == Some(dir)).count();
+    println!(
+        "removed: mode={mode} error={:?} files={} inside={inside}",
+        e.error,
+        e.files.len()
+    );
+
+    // Replaced by a symlink: refused, counted, nothing written or deleted through it.
+    // (holmes may recreate the directory between the removal and the symlink: retry.)
+    loop {
+        removals += u32::from(rm_rf(dir));
+        match std::os::unix::fs::symlink(&victim, dir) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => panic!("plant the symlink: {e}"),
+        }
+    }
+    let failures = guard.status().dump_failures;
+    let refused = wait_until(Duration::from_secs(15), || {
+        guard.status().dump_failures > failures
+    });
+    pile.set(0);
+    let s = guard.status();
+    let e = last_dump(&guard).expect("event");
+    println!("removals={removals}");
+    println!(
+        "symlinked: refused={refused} failures={} files={} error={:?}",
+        s.dump_failures - failures,
+        e.files.len(),
+        e.error
+    );
+}
+
+/// `rm -rf dir`, retried while holmes writes into it (a file may appear mid-removal);
+/// false when there was nothing to remove.
+fn rm_rf(dir: &Path) -> bool {
+    for _ in 0..100 {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    panic!("cannot remove {}", dir.display());
 }

@@ -17,7 +17,7 @@ fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("dump") => {
             let _guard = builder(&dir)
-                .interval(Duration::from_millis(5))
+                .interval(Duration::from_millis(10))
                 .threads(threads_rule(Duration::from_millis(1)))
                 .start()
                 .expect("holmes starts");

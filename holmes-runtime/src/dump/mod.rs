@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::Receiver;
 
 use crate::config::{Format, Rule};
+use crate::escape::{Escaped, EscapedPath};
 use crate::rule::{FireReason, Metric};
 use crate::state::Shared;
 use crate::symbol::Symbolizer;
@@ -74,7 +75,8 @@ impl fmt::Display for DumpKind {
 }
 
 /// One dump: why it was taken and what it wrote. Logged at warn level (target
-/// `holmes`) and kept as the rule's last dump in [`crate::Status`].
+/// `holmes`) and kept as the rule's last dump in [`crate::Status`]. Its `Display` (the
+/// log line) escapes control characters in the culprit, the error and the file names.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct DumpEvent {
@@ -136,14 +138,16 @@ impl fmt::Display for DumpEvent {
             write!(f, ", cpu during capture: {c:.1}%")?;
         }
         if let Some(c) = &self.culprit {
-            write!(f, ", culprit: {c}")?;
+            write!(f, ", culprit: {}", Escaped(c))?;
         }
         if let Some(e) = &self.error {
-            write!(f, ", error: {e}")?;
+            write!(f, ", error: {}", Escaped(e))?;
         }
         if !self.files.is_empty() {
-            let names: Vec<String> = self.files.iter().map(|p| p.display().to_string()).collect();
-            write!(f, ", files: {}", names.join(" "))?;
+            f.write_str(", files:")?;
+            for p in &self.files {
+                write!(f, " {}", EscapedPath(p))?;
+            }
         }
         Ok(())
     }
@@ -272,7 +276,7 @@ impl Dumper {
                     t.metric,
                     t.id,
                     free >> 20,
-                    self.writer.dir().display(),
+                    EscapedPath(self.writer.dir()),
                     floor >> 20
                 );
                 false
@@ -361,7 +365,7 @@ impl Dumper {
                 log::info!(target: "holmes", "retention: deleted the {n} oldest dump files");
             }
             Err(e) => {
-                log::warn!(target: "holmes", "retention: cannot list {}: {e}", self.writer.dir().display())
+                log::warn!(target: "holmes", "retention: cannot list {}: {e}", EscapedPath(self.writer.dir()))
             }
         }
         self.shared.record_dump(event);
@@ -433,6 +437,19 @@ impl Dumper {
         event: &mut DumpEvent,
         c: &Captured,
     ) -> Vec<crate::report::ReportFile> {
+        match self.writer.ensure_dir() {
+            Ok(false) => {}
+            Ok(true) => log::warn!(
+                target: "holmes",
+                "dump directory {} was removed (a tmp cleaner?); recreated it (mode 0700)",
+                EscapedPath(self.writer.dir())
+            ),
+            Err(e) => {
+                self.shared.counters.write_failures.inc();
+                event.error = Some(format!("not written: {e}"));
+                return Vec::new();
+            }
+        }
         let stem = writer::file_stem(event.kind.name(), event.time);
         let p = &c.profile;
         let mut errors = Vec::new();
@@ -581,5 +598,45 @@ mod fp_tests {
         // The workspace builds with -C force-frame-pointers=yes: no warning.
         let h = std::thread::spawn(|| frame_pointer_check(&mut Symbolizer::new()));
         assert_eq!(h.join().unwrap(), None);
+    }
+}
+
+#[cfg(test)]
+mod log_line_tests {
+    use super::*;
+
+    // Guards against: a newline in a dump path, culprit or error forging a log line.
+    #[test]
+    fn the_dump_log_line_escapes_control_characters() {
+        let event = DumpEvent {
+            id: 1,
+            kind: DumpKind::Threads,
+            metric: Metric::Threads,
+            reason: FireReason::AboveAbs,
+            value: 30.0,
+            average: 20.0,
+            ring: vec![10.0, 30.0],
+            rule: Rule::new(5, 25, 20),
+            time: SystemTime::UNIX_EPOCH,
+            capture_duration: Duration::ZERO,
+            capture_cpu_percent: None,
+            top: Vec::new(),
+            top_total: 0,
+            culprit: Some("evil\n[ERROR holmes] forged".into()),
+            files: vec![PathBuf::from("/tmp/holmes\r\nx/threads.txt")],
+            error: Some("disk\u{1b}[2J".into()),
+            cascade_of: None,
+        };
+        let line = event.to_string();
+        assert!(!line.contains(['\n', '\r', '\u{1b}']), "{line:?}");
+        assert!(
+            line.contains("culprit: evil\\n[ERROR holmes] forged"),
+            "{line}"
+        );
+        assert!(
+            line.contains("files: /tmp/holmes\\r\\nx/threads.txt"),
+            "{line}"
+        );
+        assert!(line.contains("error: disk\\x1b[2J"), "{line}");
     }
 }

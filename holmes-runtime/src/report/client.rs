@@ -65,9 +65,10 @@ impl Default for HttpClient {
 }
 
 impl HttpClient {
-    /// Sets `timeout`, dropping a pool built with the old one.
+    /// Sets `timeout` (clamped to [`crate::bounds::MAX_REPORT_TIMEOUT`]: ureq adds it
+    /// to an `Instant`), dropping a pool built with the old one.
     pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.timeout = timeout.min(crate::bounds::MAX_REPORT_TIMEOUT);
         self.agent = None;
     }
 
@@ -278,6 +279,19 @@ pub(crate) fn url_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Guards against: `.timeout(Duration::MAX)` on a reporter panicking (deadline
+    // overflow) in the reporter thread on its first upload.
+    #[test]
+    fn a_huge_timeout_does_not_panic() {
+        let mut c = HttpClient::default();
+        c.set_timeout(Duration::MAX);
+        c.retries = 0;
+        // Port 9 (discard) is closed here: the connection is refused at once.
+        assert!(c
+            .post("http://127.0.0.1:9/ingest", "text/plain", b"x")
+            .is_err());
+    }
 
     #[test]
     #[cfg(not(feature = "tls"))]

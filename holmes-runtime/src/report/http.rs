@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::client::{redact, HttpClient};
 use super::multipart::Form;
 use super::{Report, ReportError, ReportFile, Reporter};
+use crate::escape::Escaped;
 
 /// Uploads each dump to an HTTP endpoint the way the Go library's HTTP reporter does.
 ///
@@ -66,7 +67,8 @@ impl HttpReporter {
     }
 
     /// The end-to-end timeout of one attempt (DNS, connect, TLS, request, response).
-    /// Default 10 s.
+    /// Default 10 s; at most [`crate::bounds::MAX_REPORT_TIMEOUT`] (10 min), longer
+    /// values are clamped.
     pub fn timeout(mut self, timeout: Duration) -> HttpReporter {
         self.client.set_timeout(timeout);
         self
@@ -139,10 +141,11 @@ impl Reporter for HttpReporter {
                 (Err(e), None) => first_err = Some(e),
                 (Err(e), Some(_)) => log::warn!(
                     target: "holmes",
-                    "holmes http reporter: uploading {} of dump #{} to {} failed: {e}",
-                    file.file_name(),
+                    "holmes http reporter: uploading {} of dump #{} to {} failed: {}",
+                    Escaped(file.file_name()),
                     report.event.id,
-                    redact(&self.url)
+                    Escaped(&redact(&self.url)),
+                    Escaped(&e.to_string())
                 ),
             }
         }

@@ -1,6 +1,7 @@
 //! [`LogReporter`]: one log line per dump.
 
 use super::{Report, ReportError, Reporter};
+use crate::escape::Escaped;
 
 /// Logs each report at info level under target `holmes`: the event's one-line
 /// description, then each file's name and size. Useful to see what a fleet reporter
@@ -25,7 +26,7 @@ impl Reporter for LogReporter {
         let files: Vec<String> = report
             .files
             .iter()
-            .map(|f| format!("{} ({} B)", f.file_name(), f.bytes.len()))
+            .map(|f| format!("{} ({} B)", Escaped(f.file_name()), f.bytes.len()))
             .collect();
         log::info!(
             target: "holmes",

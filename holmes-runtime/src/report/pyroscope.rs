@@ -8,6 +8,7 @@ use super::client::{base64, redact, url_encode, HttpClient};
 use super::multipart::Form;
 use super::{Report, ReportError, ReportFile, Reporter};
 use crate::dump::DumpKind;
+use crate::escape::Escaped;
 
 /// Pushes the pprof files of each dump to a Grafana Pyroscope server (or Grafana Cloud
 /// Profiles), so a fleet of services lands in one profiling backend.
@@ -108,7 +109,8 @@ impl PyroscopeReporter {
         self
     }
 
-    /// The end-to-end timeout of one attempt. Default 10 s.
+    /// The end-to-end timeout of one attempt. Default 10 s; at most
+    /// [`crate::bounds::MAX_REPORT_TIMEOUT`] (10 min), longer values are clamped.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.client.set_timeout(timeout);
         self
@@ -191,10 +193,11 @@ impl Reporter for PyroscopeReporter {
                 (Err(e), None) => first_err = Some(e),
                 (Err(e), Some(_)) => log::warn!(
                     target: "holmes",
-                    "holmes pyroscope reporter: pushing {} of dump #{} to {} failed: {e}",
-                    file.file_name(),
+                    "holmes pyroscope reporter: pushing {} of dump #{} to {} failed: {}",
+                    Escaped(file.file_name()),
                     report.event.id,
-                    redact(&self.base_url)
+                    Escaped(&redact(&self.base_url)),
+                    Escaped(&e.to_string())
                 ),
             }
         }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::{Report, Reporter};
+use crate::escape::Escaped;
 
 /// The counters of the reporter queue, per report (not per reporter): every report
 /// handed to the queue is counted in `submitted`, then ends in exactly one of `dropped`,
@@ -60,12 +61,14 @@ pub(crate) struct ReportQueue {
 // Wired into the builder and the dumper by the integration; until then only tests use it.
 impl ReportQueue {
     /// Spawns the `holmes-reporter` thread serving `reporters` through a queue of
-    /// `capacity` reports (at least 1).
+    /// `capacity` reports (1 ..= [`crate::bounds::MAX_REPORT_QUEUE`]; the builder
+    /// rejects other values, this clamps).
     pub(crate) fn start(
         reporters: Vec<Box<dyn Reporter>>,
         capacity: usize,
     ) -> std::io::Result<ReportQueue> {
-        let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
+        let (tx, rx) =
+            crossbeam_channel::bounded(capacity.clamp(1, crate::bounds::MAX_REPORT_QUEUE));
         let (done_tx, done) = crossbeam_channel::bounded(1);
         let counters = Arc::new(Counters::default());
         let c = Arc::clone(&counters);
@@ -186,18 +189,20 @@ fn run(mut reporters: Vec<Box<dyn Reporter>>, rx: &Receiver<Report>, c: &Counter
                     ok = false;
                     log::warn!(
                         target: "holmes",
-                        "holmes reporter {name} failed on dump #{}: {}",
+                        "holmes reporter {} failed on dump #{}: {}",
+                        Escaped(name),
                         report.event.id,
-                        chain(&e)
+                        Escaped(&chain(&e))
                     );
                 }
                 Err(panic) => {
                     ok = false;
                     log::error!(
                         target: "holmes",
-                        "holmes reporter {name} panicked on dump #{}: {}",
+                        "holmes reporter {} panicked on dump #{}: {}",
+                        Escaped(name),
                         report.event.id,
-                        panic_message(&*panic)
+                        Escaped(panic_message(&*panic))
                     );
                 }
             }

@@ -18,7 +18,7 @@ use crate::alloc;
 use crate::config::Rule;
 use crate::dump::{Task, Trigger};
 use crate::rule::{average, FireReason, Metric};
-use crate::state::Shared;
+use crate::state::{later, Shared};
 
 /// The smallest heap % that would fire `rule` as the next sample, given the recent
 /// samples `ring` (oldest first): it must reach `min`, and either exceed `abs` or be
@@ -99,12 +99,15 @@ impl HeapWatcher {
                 log::info!(target: "holmes", "heap rule fired but is throttled by the dump limits");
                 continue;
             }
-            sh.set_cooldown_until(Metric::Heap, now + Shared::cooldown(&cfg, Metric::Heap));
+            sh.set_cooldown_until(
+                Metric::Heap,
+                later(now, Shared::cooldown(&cfg, Metric::Heap)),
+            );
             let peak = alloc::snapshot_peak(Duration::from_secs(1));
             let limit = sh.limits.memory_limit.max(1) as f64;
             let value = peak.inuse_space().max(fired_at) as f64 * 100.0 / limit;
             if let Some(reset) = rule.escalate {
-                sh.set_heap_high_water(value, now + reset);
+                sh.set_heap_high_water(value, later(now, reset));
             }
             let mut ring = sh.rings[Metric::Heap as usize].snapshot().values;
             if !ring.is_empty() {

@@ -50,7 +50,10 @@ impl Window {
         if self.times.len() < limit.max {
             Ok(())
         } else {
-            Err(self.times.front().map_or(now, |&t| t + limit.window))
+            Err(self
+                .times
+                .front()
+                .map_or(now, |&t| crate::state::later(t, limit.window)))
         }
     }
 
@@ -127,5 +130,17 @@ mod tests {
         assert!(l
             .admit(Metric::Heap, DumpLimit::new(0, s(1)), all, t0 + s(200))
             .is_err());
+    }
+
+    // Guards against: `max_dumps(1, Duration::MAX)` panicking with "overflow when adding
+    // duration to instant" when the throttle's end was computed.
+    #[test]
+    fn a_huge_window_throttles_without_panicking() {
+        let mut l = Limiter::new();
+        let t0 = Instant::now();
+        let huge = DumpLimit::new(1, Duration::MAX);
+        assert!(l.admit(Metric::Cpu, huge, huge, t0).is_ok());
+        let until = l.admit(Metric::Cpu, huge, huge, t0).unwrap_err();
+        assert!(until > t0 + Duration::from_secs(3600));
     }
 }

@@ -7,6 +7,10 @@
 //! The `heap` rule is different: it is checked on the allocator's sampling path. The
 //! sampler only computes, each tick, the live-heap size that would fire it, and the heap
 //! watcher ([`heap`]) arms it in the allocator and turns a fire into a dump.
+//!
+//! No arithmetic here can panic: every instant is computed with
+//! [`crate::state::later`], which saturates, and the durations added are bounded at
+//! `start()`/`update()` ([`crate::bounds`]).
 
 pub(crate) mod heap;
 pub mod limiter;
@@ -22,7 +26,7 @@ use crate::config::Builder;
 use crate::dump::{Task, Trigger};
 use crate::rule::{evaluate, CheckInput, Decision, Metric};
 use crate::sample::Sampler;
-use crate::state::Shared;
+use crate::state::{later, Shared};
 
 pub(crate) struct SamplerLoop {
     pub shared: Arc<Shared>,
@@ -56,7 +60,7 @@ impl SamplerLoop {
         if let Err(e) = self.sampler.rebase() {
             log::warn!(target: "holmes", "cannot read process metrics: {e}");
         }
-        let mut next = Instant::now() + self.cfg.interval;
+        let mut next = later(Instant::now(), self.cfg.interval);
         loop {
             match shutdown.recv_deadline(next) {
                 Err(RecvTimeoutError::Timeout) => {}
@@ -66,14 +70,14 @@ impl SamplerLoop {
             self.refresh_config();
             self.tick();
             next = if self.cfg.interval != interval {
-                Instant::now() + self.cfg.interval
+                later(Instant::now(), self.cfg.interval)
             } else {
-                next + interval
+                later(next, interval)
             };
             let now = Instant::now();
             if next < now {
                 // Fell behind (suspended process): skip the missed ticks.
-                next = now + self.cfg.interval;
+                next = later(now, self.cfg.interval);
             }
         }
     }
@@ -223,9 +227,9 @@ impl SamplerLoop {
             sh.set_pending(m, true);
             match self.tasks.try_send(Task::Dump(trigger)) {
                 Ok(()) => {
-                    sh.set_cooldown_until(m, now + Shared::cooldown(&cfg, m));
+                    sh.set_cooldown_until(m, later(now, Shared::cooldown(&cfg, m)));
                     if let Some(reset) = rule.escalate {
-                        self.high_water[m as usize] = Some((value, now + reset));
+                        self.high_water[m as usize] = Some((value, later(now, reset)));
                     }
                 }
                 // No cooldown: the rule may fire again next tick (as a failed start in Go).

@@ -259,9 +259,6 @@ pub(crate) fn reset_after_fork() {
     POOL.store(std::ptr::null_mut(), Ordering::Release);
 }
 
-/// Stands in for a timeout too long to add to an `Instant`.
-const DAY: Duration = Duration::from_secs(86_400);
-
 /// Most pools we leak because their handlers got stuck (a debugger holding a thread
 /// inside the handler, for instance) before refusing to capture.
 const MAX_ABANDONED_POOLS: usize = 8;
@@ -619,7 +616,7 @@ struct Entry {
 pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     let captured_at = SystemTime::now();
     let started = Instant::now();
-    let deadline = started.checked_add(timeout).unwrap_or(started + DAY);
+    let deadline = crate::state::later(started, timeout);
     let mut guard = lock(deadline)?;
     let c = &mut *guard;
     ensure_installed()?;
@@ -798,7 +795,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         describe(&dir, e);
     }
     // A handler caught mid-walk at the deadline gets 1 ms more, once for all of them.
-    let grace_end = deadline.max(Instant::now()) + Duration::from_millis(1);
+    let grace_end = crate::state::later(deadline.max(Instant::now()), Duration::from_millis(1));
     for k in deferred {
         let e = &mut entries[k];
         let Some(i) = e.slot else {
