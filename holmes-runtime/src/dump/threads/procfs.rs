@@ -85,11 +85,28 @@ impl TaskDir {
 
     /// Signal masks of thread `tid` (`<tid>/status`); `None` when it is gone.
     pub fn sigmasks(&self, tid: u32) -> Option<SigMasks> {
+        self.status(tid).map(|s| s.masks)
+    }
+
+    /// Name, state and signal masks of thread `tid` (`<tid>/status`, one read); `None`
+    /// when it is gone.
+    pub fn status(&self, tid: u32) -> Option<TaskStatus> {
         let mut buf = [0u8; 4096];
-        parse_sigmasks(&String::from_utf8_lossy(
+        parse_status(&String::from_utf8_lossy(
             self.read(tid, "status", &mut buf)?,
         ))
     }
+}
+
+/// What `/proc/self/task/<tid>/status` says of a thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct TaskStatus {
+    /// `Name:` (the kernel escapes newlines and backslashes in it).
+    pub name: String,
+    /// `State:`.
+    pub state: ThreadState,
+    /// `SigPnd:` and `SigBlk:`.
+    pub masks: SigMasks,
 }
 
 /// Parses `tid (comm) S …`. The name may contain spaces and parentheses, so it ends at
@@ -149,6 +166,24 @@ fn bit(mask: u64, sig: i32) -> bool {
     (1..=64).contains(&sig) && mask & (1u64 << (sig - 1)) != 0
 }
 
+pub(super) fn parse_status(status: &str) -> Option<TaskStatus> {
+    let mut name = None;
+    let mut state = None;
+    for line in status.lines() {
+        if let Some(v) = line.strip_prefix("Name:") {
+            name = Some(v.strip_prefix('\t').unwrap_or(v).to_owned());
+        } else if let Some(v) = line.strip_prefix("State:") {
+            state = v.trim_start().chars().next().map(ThreadState::from_code);
+            break; // `State:` comes right after `Name:`, and the masks come later
+        }
+    }
+    Some(TaskStatus {
+        name: name?,
+        state: state?,
+        masks: parse_sigmasks(status)?,
+    })
+}
+
 pub(super) fn parse_sigmasks(status: &str) -> Option<SigMasks> {
     let mut m = SigMasks::default();
     let (mut pnd, mut blk) = (false, false);
@@ -167,6 +202,24 @@ pub(super) fn parse_sigmasks(status: &str) -> Option<SigMasks> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_status_name_state_and_masks() {
+        let raw = "Name:\ta b\\nc\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t1\n\
+                   SigQ:\t0/1\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n\
+                   SigBlk:\t0000008000000000\nSigIgn:\t0\n";
+        let st = parse_status(raw).unwrap();
+        assert_eq!(st.name, "a b\\nc");
+        assert_eq!(st.state, ThreadState::Sleeping);
+        assert!(st.masks.is_blocked(40));
+        assert!(!st.masks.is_pending(40));
+        assert_eq!(parse_status("Name:\tx\n"), None);
+        // This very thread, read for real.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
+        let me = TaskDir::open().unwrap().status(tid).unwrap();
+        assert_eq!(me.state, ThreadState::Running);
+        assert_eq!(Some(me.name), read_stat(tid).map(|(n, _)| n));
+    }
 
     #[test]
     fn parses_stat_with_odd_names() {

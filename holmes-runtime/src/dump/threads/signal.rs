@@ -611,6 +611,8 @@ struct Entry {
     handler_ns: Option<u64>,
     /// Slot index while a request is outstanding.
     slot: Option<usize>,
+    /// Name and state were read (with the signal masks, before the thread was asked).
+    described: bool,
 }
 
 pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
@@ -639,6 +641,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
             first_is_pc: true,
             handler_ns: None,
             slot: None,
+            described: false,
         })
         .collect();
 
@@ -700,7 +703,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
             e.status = StackStatus::Captured;
             continue;
         }
-        match blocks(&dir, e.tid, sig) {
+        match blocks(&dir, e, sig) {
             Blocks::Gone => e.status = StackStatus::Exited,
             Blocks::Asleep => e.status = StackStatus::SignalBlocked,
             Blocks::ForNow => ask_later.push(i),
@@ -720,9 +723,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
             }
             collect(e, &pool.slots[i], gen);
         }
-        if !ask_later.contains(&k) {
-            describe(&dir, e);
-        }
+        describe(&dir, e);
     }
 
     // 3. Wait for the rest, or the deadline, asking the threads that unblock the
@@ -748,7 +749,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         );
         ask_later.retain(|&k| {
             let e = &mut entries[k];
-            match blocks(&dir, e.tid, sig) {
+            match blocks(&dir, e, sig) {
                 Blocks::ForNow => return true,
                 Blocks::Gone => e.status = StackStatus::Exited,
                 Blocks::Asleep => e.status = StackStatus::SignalBlocked,
@@ -887,8 +888,12 @@ fn collect(e: &mut Entry, slot: &Slot, gen: u32) {
     e.status = StackStatus::Captured;
 }
 
-/// Fills in name and state; a thread gone from `/proc` without a stack has exited.
+/// Fills in name and state unless read already; a thread gone from `/proc` without a
+/// stack has exited.
 fn describe(dir: &procfs::TaskDir, e: &mut Entry) {
+    if e.described {
+        return;
+    }
     match dir.stat(e.tid) {
         Some((name, state)) => {
             e.name = name;
@@ -904,10 +909,10 @@ fn describe(dir: &procfs::TaskDir, e: &mut Entry) {
 /// blocked section (glibc's `pthread_create` blocks every signal while it creates the
 /// thread) and answers as soon as it gets a CPU: it is waited for until the deadline.
 fn refuses(dir: &procfs::TaskDir, tid: u32, sig: i32) -> bool {
-    dir.sigmasks(tid).is_some_and(|m| m.holds_back(sig))
-        && dir
-            .stat(tid)
-            .is_some_and(|(_, s)| matches!(s, ThreadState::Sleeping | ThreadState::DiskWait))
+    dir.status(tid).is_some_and(|st| {
+        st.masks.holds_back(sig)
+            && matches!(st.state, ThreadState::Sleeping | ThreadState::DiskWait)
+    })
 }
 
 /// Whether a thread blocks the dump signal, before it is asked.
@@ -922,15 +927,21 @@ enum Blocks {
     Gone,
 }
 
-fn blocks(dir: &procfs::TaskDir, tid: u32, sig: i32) -> Blocks {
-    match dir.sigmasks(tid) {
-        None => Blocks::Gone,
-        Some(m) if !m.is_blocked(sig) => Blocks::No,
-        Some(_) => match dir.stat(tid) {
-            None => Blocks::Gone,
-            Some((_, ThreadState::Sleeping | ThreadState::DiskWait)) => Blocks::Asleep,
-            Some(_) => Blocks::ForNow,
-        },
+/// Reads the thread's status once: its name and state go into `e` (the state it is in
+/// when asked), the masks decide.
+fn blocks(dir: &procfs::TaskDir, e: &mut Entry, sig: i32) -> Blocks {
+    let Some(st) = dir.status(e.tid) else {
+        return Blocks::Gone;
+    };
+    e.name = st.name;
+    e.state = st.state;
+    e.described = true;
+    if !st.masks.is_blocked(sig) {
+        Blocks::No
+    } else if matches!(st.state, ThreadState::Sleeping | ThreadState::DiskWait) {
+        Blocks::Asleep
+    } else {
+        Blocks::ForNow
     }
 }
 
