@@ -1,7 +1,7 @@
 //! Thread-dump capture cost (no symbolization) for 10, 100 and 1000 parked threads:
 //! total time per dump and per-thread interruption (time inside the handler).
 //!
-//! Run: `cargo bench -p holmes-runtime --bench threads` (targets: ≤ 20 ms total at
+//! Run: `cargo bench -p holmes-runtime --bench threads` (targets: p50 ≤ 50 ms total at
 //! 1000 threads, ≤ 50 µs per thread). Prints a table.
 
 use std::sync::{Arc, Condvar, Mutex};
