@@ -100,6 +100,8 @@ pub(crate) enum ValueKind {
     CratePath,
     /// `"log"` or `"panic"`.
     OnError,
+    /// `"auto"`, `"frame_pointers"` or `"dwarf"`.
+    StackWalk,
     /// `false` or the path of a unit struct implementing `GlobalAlloc`.
     Allocator,
     /// A whole number of at least 1: `sustain = 3`.
@@ -178,6 +180,7 @@ pub(crate) const SETTINGS: &[SettingDef] = &[
     builder("formats", ValueKind::Formats, "formats", &[]),
     builder("min_free_space", ValueKind::Size, "min_free_space", &[]),
     builder("cascade", ValueKind::Bool, "cascade", &[]),
+    builder("stack_walk", ValueKind::StackWalk, "stack_walk", &[]),
     builder("reporter", ValueKind::Expr, "reporter", &[]),
     macro_setting("allocator", ValueKind::Allocator, &["mem", "heap"]),
     macro_setting("on_error", ValueKind::OnError, &[]),
@@ -194,6 +197,14 @@ pub(crate) const RULE_OPTIONS: &[SettingDef] = &[
 
 /// Output formats: (name in the attribute, `holmes::Format` variant).
 pub(crate) const FORMATS: &[(&str, &str)] = &[("pprof", "Pprof"), ("text", "Text"), ("svg", "Svg")];
+
+/// Stack walkers: (spelling in the attribute and `HOLMES_STACK_WALK`, `holmes::StackWalk`
+/// variant).
+pub(crate) const STACK_WALKS: &[(&str, &str)] = &[
+    ("auto", "Auto"),
+    ("frame_pointers", "FramePointers"),
+    ("dwarf", "Dwarf"),
+];
 
 /// What to do when holmes fails to start at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,6 +238,8 @@ pub(crate) enum Value {
     Formats(Vec<&'static str>),
     Path(syn::Path),
     OnError(OnError),
+    /// A `holmes::StackWalk` variant name.
+    StackWalk(&'static str),
     /// `None` for `allocator = false`.
     Allocator(Option<AllocatorChoice>),
     /// An expression passed through unchanged.
@@ -844,6 +857,7 @@ fn example(kind: ValueKind) -> &'static str {
         ValueKind::Bool => "false",
         ValueKind::CratePath => "\"::my_crate::holmes\"",
         ValueKind::OnError => "\"panic\"",
+        ValueKind::StackWalk => "\"dwarf\"",
         ValueKind::Allocator => "false",
         ValueKind::Count => "3",
         ValueKind::Expr => "holmes::LogReporter::new()",
@@ -1076,6 +1090,17 @@ fn parse_value(def: &SettingDef, expr: &Expr) -> syn::Result<Value> {
             })?;
             Ok(Value::Path(path))
         }
+        ValueKind::StackWalk => {
+            let text = expect_str(expr, name, def.kind)?;
+            match STACK_WALKS.iter().find(|(word, _)| *word == text.value()) {
+                Some(&(_, variant)) => Ok(Value::StackWalk(variant)),
+                None => error(format!(
+                    "`{name}` must be {}, found \"{}\"",
+                    STACK_WALKS.iter().map(|(w, _)| format!("\"{w}\"")).collect::<Vec<_>>().join(", "),
+                    text.value()
+                )),
+            }
+        }
         ValueKind::OnError => {
             let text = expect_str(expr, name, def.kind)?;
             match text.value().as_str() {
@@ -1177,6 +1202,22 @@ mod tests {
         assert_eq!(names, ["cpu", "mem", "heap", "threads", "tasks"]);
         assert_eq!(c.rules[4].max, Some(300000));
         assert_eq!(c.rules[3].max, None);
+    }
+
+    #[test]
+    fn stack_walk_takes_the_walker_names() {
+        for (word, variant) in STACK_WALKS {
+            let c = ok(quote!(cpu(10, 25, 80), stack_walk = #word));
+            assert!(
+                matches!(setting(&c, "stack_walk"), Value::StackWalk(v) if v == variant),
+                "{word}"
+            );
+        }
+        let e = err(quote!(cpu(10, 25, 80), stack_walk = "libunwind"));
+        assert_eq!(
+            e,
+            "`stack_walk` must be \"auto\", \"frame_pointers\", \"dwarf\", found \"libunwind\""
+        );
     }
 
     #[test]

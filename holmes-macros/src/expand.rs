@@ -267,6 +267,10 @@ fn value_tokens(value: &Value, krate: &syn::Path) -> TokenStream {
         // Read by the macro itself, never passed to a builder method.
         Value::Path(path) => path.to_token_stream(),
         Value::Expr(expr) => expr.to_token_stream(),
+        Value::StackWalk(variant) => {
+            let variant = Ident::new(variant, Span::call_site());
+            quote!(#krate::StackWalk::#variant)
+        }
         Value::OnError(_) | Value::Allocator(_) => TokenStream::new(),
     }
 }

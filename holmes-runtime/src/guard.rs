@@ -116,6 +116,9 @@ impl Guard {
         if new.memory_limit != cur.memory_limit || new.cpu_cores != cur.cpu_cores {
             return fixed("memory_limit / cpu_cores");
         }
+        if new.stack_walk != cur.stack_walk {
+            return fixed("stack_walk");
+        }
         #[cfg(feature = "tokio")]
         if new.rules[Metric::Tasks as usize].is_some()
             && cur.tokio_handle.is_none()
@@ -260,6 +263,7 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     if let Some(rate) = b.heap_sample_rate {
         alloc::set_sample_rate(rate);
     }
+    let walker = crate::stack::choose(b.stack_walk);
     #[cfg(feature = "tokio")]
     let tokio_handle = match (&b.rules[Metric::Tasks as usize], b.tokio_handle.clone()) {
         (_, Some(h)) => Some(h),
@@ -360,12 +364,13 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     drop(exited_tx);
     log::info!(
         target: "holmes",
-        "holmes started: interval {:?}, {:.2} cores ({}), memory limit {} MiB ({}), dumps in {}",
+        "holmes started: interval {:?}, {:.2} cores ({}), memory limit {} MiB ({}), stacks by {}, dumps in {}",
         interval,
         limits.cores,
         limits.cores_source,
         limits.memory_limit >> 20,
         limits.memory_source,
+        walker_name(walker),
         EscapedPath(&shared.dump_dir)
     );
     Ok(Guard {
@@ -375,6 +380,14 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         threads,
         pid: std::process::id(),
     })
+}
+
+/// How a walker reads in a log line or a dump header.
+pub(crate) fn walker_name(w: crate::StackWalk) -> &'static str {
+    match w {
+        crate::StackWalk::Dwarf => "DWARF call-frame information (.eh_frame)",
+        _ => "frame pointers",
+    }
 }
 
 /// Rejects rules this process or platform cannot serve.

@@ -27,7 +27,7 @@ mod watch;
 pub mod __private;
 
 pub use alloc::Allocator;
-pub use config::{bounds, default_dump_dir, Builder, Format, Rule, ENV_VARS};
+pub use config::{bounds, default_dump_dir, Builder, Format, Rule, StackWalk, ENV_VARS};
 #[cfg(feature = "tokio")]
 pub use dump::tasks::{alive_tasks, dump_tasks, TaskDump, TaskDumpError};
 pub use dump::threads::{

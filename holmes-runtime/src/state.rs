@@ -282,6 +282,8 @@ impl Shared {
             memory_limit: self.limits.memory_limit,
             memory_source: self.limits.memory_source.clone(),
             dump_dir: self.dump_dir.clone(),
+            stack_walk: crate::stack::walker(),
+            stacks_truncated: crate::stack::stacks_truncated(),
         }
     }
 }
@@ -375,6 +377,12 @@ pub struct Status {
     pub memory_source: LimitSource,
     /// Where dumps are written.
     pub dump_dir: PathBuf,
+    /// The stack walker in use: [`StackWalk::FramePointers`](crate::StackWalk) or
+    /// [`StackWalk::Dwarf`](crate::StackWalk), chosen at start.
+    pub stack_walk: crate::StackWalk,
+    /// True when a check at start found the stacks short (frame pointers chosen, the
+    /// build has none): dumps then lack callers.
+    pub stacks_truncated: bool,
 }
 
 impl Status {

@@ -240,7 +240,8 @@ extern "C" fn on_sigprof(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *m
     errno.restore();
 }
 
-/// The interrupted PC, then the frame-pointer chain from the interrupted frame.
+/// The interrupted PC, then its callers: by DWARF CFI when walks use it, else the
+/// frame-pointer chain from the interrupted frame.
 ///
 /// # Safety
 /// `ctx` must be the `ucontext_t` the kernel passed to a signal handler of this thread.
@@ -250,10 +251,24 @@ unsafe fn record(buf: &Buffer, ctx: *mut libc::c_void, out: &mut Stack) {
     let Some((pc, fp, sp)) = (unsafe { stack::registers(ctx) }) else {
         return;
     };
-    out.push(pc);
     let Some((_, hi)) = stack::thread_bounds_containing(sp) else {
+        out.push(pc);
         return;
     };
+    if stack::uses_dwarf() {
+        // SAFETY: ctx is the kernel's ucontext; [sp, hi) is this thread's live stack.
+        let regs = stack::dwarf::Regs {
+            pc,
+            sp,
+            fp,
+            lr: unsafe { stack::dwarf::context_lr(ctx) },
+        };
+        // SAFETY: as above.
+        if unsafe { stack::dwarf::walk(regs, sp, hi, out) } {
+            return;
+        }
+    }
+    out.push(pc);
     // Interrupted in a function's prologue, before it set its frame pointer, the walk
     // would start at the caller's frame record and miss the caller itself; its return
     // address is then at [sp] (first instruction, x86_64) or at [sp + 8] right after
@@ -407,6 +422,10 @@ pub fn capture(
 ) -> Result<CpuCapture, CpuError> {
     crate::fork::register();
     let _lock = CaptureLock::take()?;
+    stack::ensure_chosen();
+    if stack::uses_dwarf() {
+        stack::dwarf::prepare(); // objects loaded since the last capture
+    }
     let cap = MAX_SAMPLES.min(
         (duration.as_secs_f64() * FREQUENCY_HZ as f64 * available_cpus() as f64 * 1.5) as usize
             + 64,

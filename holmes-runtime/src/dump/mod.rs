@@ -521,22 +521,38 @@ pub(crate) fn warm_up() {
     }
 }
 
+/// A warning when the stacks holmes records look truncated: only possible with the
+/// frame-pointer walker on code built without frame pointers. Judged without symbols
+/// (a stripped binary has none) by walking this thread's stack both ways when unwind
+/// tables are available; else by whether the walk reached the thread's start by name.
+/// Also sets [`crate::stack::stacks_truncated`].
 pub(crate) fn frame_pointer_check(sym: &mut Symbolizer) -> Option<String> {
-    if !cfg!(linux_stack_walk) {
+    if !cfg!(linux_stack_walk) || crate::stack::uses_dwarf() {
         return None;
     }
     let mut st = crate::stack::Stack::empty();
     crate::stack::capture_current(&mut st);
-    let reached_start = st.ips().iter().any(|&ip| {
-        sym.resolve(ip, true)
-            .iter()
-            .any(|f| f.name.contains("thread_start") || f.name.contains("start_thread"))
-    });
-    (!reached_start).then(|| {
+    #[cfg(linux_stack_walk)]
+    let whole = if crate::stack::dwarf::is_ready() {
+        crate::stack::frame_pointers_are_whole()
+    } else {
+        st.ips().iter().any(|&ip| {
+            sym.resolve(ip, true)
+                .iter()
+                .any(|f| f.name.contains("thread_start") || f.name.contains("start_thread"))
+        })
+    };
+    #[cfg(not(linux_stack_walk))]
+    let whole = {
+        let _ = sym;
+        true
+    };
+    crate::stack::set_stacks_truncated(!whole);
+    (!whole).then(|| {
         format!(
-            "stacks look truncated (a frame-pointer walk of {} frames did not reach the thread's start): \
-             build with RUSTFLAGS=\"-C force-frame-pointers=yes\" (or [build] rustflags in .cargo/config.toml) \
-             so that profiles name the functions that matter",
+            "stacks look truncated (a frame-pointer walk of {} frames stopped short): this build keeps \
+             no frame pointers; use stack_walk = \"auto\" or \"dwarf\" (HOLMES_STACK_WALK), or build with \
+             RUSTFLAGS=\"-C force-frame-pointers=yes\"",
             st.len()
         )
     })
@@ -575,6 +591,15 @@ fn text_header(e: &DumpEvent) -> String {
             "culprit: {c} (innermost frame of the heaviest stack outside std and holmes)\n"
         ));
     }
+    h.push_str(&format!(
+        "stacks: walked by {}{}\n",
+        crate::guard::walker_name(crate::stack::walker()),
+        if crate::stack::stacks_truncated() {
+            " (they look truncated: this build keeps no frame pointers; see the log)"
+        } else {
+            ""
+        }
+    ));
     if let Some(c) = e.capture_cpu_percent {
         h.push_str(&format!(
             "capture: {:.2?}, cpu during capture: {c:.1}%{}\n",
@@ -594,6 +619,7 @@ mod fp_tests {
     use super::*;
 
     #[test]
+    #[cfg(holmes_frame_pointers)]
     fn this_build_has_frame_pointers() {
         // The workspace builds with -C force-frame-pointers=yes: no warning.
         let h = std::thread::spawn(|| frame_pointer_check(&mut Symbolizer::new()));

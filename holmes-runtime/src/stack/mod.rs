@@ -18,6 +18,8 @@
 //! a signal context, which is the interrupted PC); the symbolizer looks up `addr - 1` for
 //! return addresses so that the call site, not the next line, is reported.
 
+#[cfg(linux_stack_walk)]
+pub mod dwarf;
 pub mod maps;
 #[cfg(linux_stack_walk)]
 mod tp;
@@ -27,6 +29,103 @@ use tp::proven_bounds;
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// True when stacks are walked with DWARF call-frame information ([`dwarf`]) rather than
+/// frame pointers. Set by `start()` (see [`use_dwarf`]); read on every walk.
+static DWARF: AtomicBool = AtomicBool::new(false);
+
+/// Makes every later walk use DWARF CFI (`true`, once [`dwarf::prepare`] ran) or frame
+/// pointers (`false`).
+pub fn use_dwarf(on: bool) {
+    DWARF.store(on, Ordering::Release);
+}
+
+/// True when walks use DWARF CFI.
+#[inline(always)]
+pub fn uses_dwarf() -> bool {
+    cfg!(linux_stack_walk) && DWARF.load(Ordering::Relaxed)
+}
+
+/// The walker in use.
+pub fn walker() -> crate::StackWalk {
+    if uses_dwarf() {
+        crate::StackWalk::Dwarf
+    } else {
+        crate::StackWalk::FramePointers
+    }
+}
+
+/// Chooses [`StackWalk::Auto`](crate::StackWalk::Auto)'s walker unless one was chosen
+/// already: for captures taken without a running holmes (`dump_threads()` and the CPU
+/// profile on their own). Not async-signal-safe.
+pub(crate) fn ensure_chosen() {
+    if !CHOSEN.load(Ordering::Acquire) {
+        choose(crate::StackWalk::Auto);
+    }
+}
+
+static CHOSEN: AtomicBool = AtomicBool::new(false);
+
+/// Set when a check at start found the frame-pointer walk short (see
+/// `dump::frame_pointer_check`); read by `Status` and dump headers.
+static TRUNCATED: AtomicBool = AtomicBool::new(false);
+
+/// True when the stacks holmes records look truncated.
+pub fn stacks_truncated() -> bool {
+    TRUNCATED.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_stacks_truncated(yes: bool) {
+    TRUNCATED.store(yes, Ordering::Relaxed);
+}
+
+/// Picks the walker for `want` (at `start()`, outside signal context) and makes every
+/// later walk use it. [`StackWalk::Auto`](crate::StackWalk::Auto): frame pointers when
+/// the build forces them and a walk of the current stack by frame pointers gets (within
+/// the C library's few frames) as deep as one by CFI; DWARF otherwise. DWARF needs
+/// unwind tables; without any, frame pointers. Returns the walker in use.
+pub(crate) fn choose(want: crate::StackWalk) -> crate::StackWalk {
+    use crate::StackWalk;
+    #[cfg(linux_stack_walk)]
+    let dwarf = match want {
+        StackWalk::FramePointers => false,
+        StackWalk::Dwarf => dwarf::prepare().with_tables > 0,
+        _ => {
+            dwarf::prepare().with_tables > 0
+                && !(cfg!(holmes_frame_pointers) && frame_pointers_are_whole())
+        }
+    };
+    #[cfg(not(linux_stack_walk))]
+    let dwarf = {
+        let _ = want;
+        false
+    };
+    use_dwarf(dwarf);
+    CHOSEN.store(true, Ordering::Release);
+    walker()
+}
+
+/// True when a frame-pointer walk of this very stack gets as deep as a CFI walk, less
+/// the C library's own few frames (it keeps no frame pointers).
+#[cfg(linux_stack_walk)]
+#[inline(never)]
+pub(crate) fn frame_pointers_are_whole() -> bool {
+    let Some((lo, hi)) = current_thread_bounds() else {
+        return false;
+    };
+    let regs = dwarf::current_regs();
+    let (mut by_fp, mut by_cfi) = (Stack::empty(), Stack::empty());
+    // SAFETY: the current thread's own live stack.
+    unsafe {
+        walk(regs.fp, lo, hi, &mut by_fp);
+        if !dwarf::walk(regs, regs.sp, hi, &mut by_cfi) {
+            return true;
+        }
+    }
+    // The CFI walk starts with this function's own PC.
+    by_fp.len() + 4 >= by_cfi.len()
+}
 
 /// Deepest stack recorded; deeper stacks are truncated at the root end.
 pub const MAX_FRAMES: usize = 64;
@@ -224,6 +323,15 @@ pub fn capture_current(out: &mut Stack) {
     let Some((lo, hi)) = current_thread_bounds() else {
         return;
     };
+    #[cfg(linux_stack_walk)]
+    if uses_dwarf() {
+        let regs = dwarf::current_regs();
+        // SAFETY: [sp, hi) is the live part of the current thread's own stack.
+        if regs.sp >= lo && unsafe { dwarf::walk(regs, regs.sp, hi, out) } {
+            out.skip(1); // this function itself: start at its caller, as below
+            return;
+        }
+    }
     let fp = current_fp();
     // SAFETY: the current thread's own stack is mapped and cannot go away under us.
     unsafe { walk(fp, lo, hi, out) };
@@ -311,7 +419,7 @@ mod tests {
     use super::*;
 
     #[test]
-    #[cfg(linux_stack_walk)]
+    #[cfg(all(linux_stack_walk, holmes_frame_pointers))]
     fn walks_own_stack_through_named_functions() {
         #[inline(never)]
         fn level3(out: &mut Stack) {

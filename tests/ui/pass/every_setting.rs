@@ -18,6 +18,7 @@
     formats(pprof, text, svg),
     min_free_space = "64MiB",
     cascade = true,
+    stack_walk = "dwarf",
     reporter = holmes::LogReporter::new(),
     on_error = "panic",
     enabled = true,

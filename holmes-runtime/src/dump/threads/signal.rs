@@ -335,7 +335,22 @@ unsafe fn answer(info: &QueuedSigInfo, ctx: *mut libc::c_void, t0: u64) {
     let (pc, fp, sp) = unsafe { stack::registers(ctx) }.unwrap_or((0, 0, 0));
     let mut walked = Stack::empty();
     let mut leaf_caller = None;
-    if let Some(i) = pool.find(sp) {
+    let mut by_cfi = false;
+    if let Some(i) = pool.find(sp).filter(|_| stack::uses_dwarf()) {
+        let (_, hi) = pool.range(i);
+        let regs = stack::dwarf::Regs {
+            pc,
+            sp,
+            fp,
+            // SAFETY: ctx is the kernel's ucontext_t.
+            lr: unsafe { stack::dwarf::context_lr(ctx) },
+        };
+        // SAFETY: [sp, hi) is the live part of this thread's own stack (see below).
+        by_cfi = unsafe { stack::dwarf::walk(regs, sp, hi, &mut walked) };
+    }
+    if by_cfi {
+        // `walked` holds the PC and its callers.
+    } else if let Some(i) = pool.find(sp) {
         let (_, hi) = pool.range(i);
         // SAFETY: [sp, hi) is the live part of the stack this very thread is running
         // on (the handler runs on it, below sp), so it stays mapped during the walk.
@@ -357,7 +372,8 @@ unsafe fn answer(info: &QueuedSigInfo, ctx: *mut libc::c_void, t0: u64) {
         }
         leaf_caller = leaf.map(|(ret, _)| ret);
     }
-    let frames = [pc]
+    let frames = (!by_cfi)
+        .then_some(pc)
         .into_iter()
         .chain(leaf_caller)
         .chain(walked.ips().iter().copied());
@@ -622,6 +638,10 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     let mut guard = lock(deadline)?;
     let c = &mut *guard;
     ensure_installed()?;
+    stack::ensure_chosen();
+    if stack::uses_dwarf() {
+        stack::dwarf::prepare(); // objects loaded since the last capture
+    }
     let sig = dump_signal();
     let pid = std::process::id() as i32;
     // SAFETY: getuid cannot fail.
