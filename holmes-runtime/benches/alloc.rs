@@ -169,6 +169,13 @@ fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(halloc::DEFAULT_SAMPLE_RATE);
     halloc::set_sample_rate(rate);
+    // HOLMES_BENCH_WALK=dwarf|frame_pointers|auto picks the stack walker (default: auto).
+    if let Some(w) = std::env::var("HOLMES_BENCH_WALK")
+        .ok()
+        .and_then(|w| holmes_runtime::StackWalk::parse(&w))
+    {
+        eprintln!("stacks walked by {:?}", holmes_runtime::stack::choose(w));
+    }
     steady_glibc_heap();
     if let Ok(spec) = std::env::var("HOLMES_BENCH_COUNT") {
         count_only(&spec);

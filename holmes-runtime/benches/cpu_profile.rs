@@ -53,6 +53,13 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 fn main() {
+    // HOLMES_BENCH_WALK=dwarf|frame_pointers|auto picks the stack walker (default: auto).
+    if let Some(w) = std::env::var("HOLMES_BENCH_WALK")
+        .ok()
+        .and_then(|w| holmes_runtime::StackWalk::parse(&w))
+    {
+        eprintln!("stacks walked by {:?}", holmes_runtime::stack::choose(w));
+    }
     let (_keep, rx) = crossbeam_channel::bounded::<()>(0);
     let mut sym = Symbolizer::new();
     cpu::warm_up(&mut sym);

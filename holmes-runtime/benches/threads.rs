@@ -28,6 +28,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
+    // HOLMES_BENCH_WALK=dwarf|frame_pointers|auto picks the stack walker (default: auto).
+    if let Some(w) = std::env::var("HOLMES_BENCH_WALK")
+        .ok()
+        .and_then(|w| holmes_runtime::StackWalk::parse(&w))
+    {
+        eprintln!("stacks walked by {:?}", holmes_runtime::stack::choose(w));
+    }
     println!(
         "{:>8} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
         "threads",

@@ -59,6 +59,7 @@ pub fn walker() -> crate::StackWalk {
 /// Chooses [`StackWalk::Auto`](crate::StackWalk::Auto)'s walker unless one was chosen
 /// already: for captures taken without a running holmes (`dump_threads()` and the CPU
 /// profile on their own). Not async-signal-safe.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn ensure_chosen() {
     if !CHOSEN.load(Ordering::Acquire) {
         choose(crate::StackWalk::Auto);
@@ -85,7 +86,8 @@ pub(crate) fn set_stacks_truncated(yes: bool) {
 /// the build forces them and a walk of the current stack by frame pointers gets (within
 /// the C library's few frames) as deep as one by CFI; DWARF otherwise. DWARF needs
 /// unwind tables; without any, frame pointers. Returns the walker in use.
-pub(crate) fn choose(want: crate::StackWalk) -> crate::StackWalk {
+pub fn choose(want: crate::StackWalk) -> crate::StackWalk {
+    #[cfg(linux_stack_walk)]
     use crate::StackWalk;
     #[cfg(linux_stack_walk)]
     let dwarf = match want {
