@@ -4,7 +4,10 @@
 //! Run: `cargo bench -p holmes-runtime --bench walk`. Prints ns per walk (median of 21
 //! batches of 20 000 walks, warm caches), frames per walk and the ratio.
 
-#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn main() {
     use holmes_runtime::stack::{self, Stack};
     use holmes_runtime::StackWalk;
@@ -43,7 +46,10 @@ fn main() {
     println!("DWARF / frame pointers: {:.2}x", rows[1].1 / rows[0].1);
 }
 
-#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 fn main() {
     println!("stack walks are measured on Linux (x86_64, aarch64) only");
 }
