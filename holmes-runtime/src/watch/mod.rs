@@ -69,6 +69,12 @@ impl SamplerLoop {
             let interval = self.cfg.interval;
             self.refresh_config();
             self.tick();
+            // The allocator's walks cannot prepare unwind tables themselves: register
+            // objects `dlopen`ed since (two counters of the C library, read each tick).
+            #[cfg(linux_stack_walk)]
+            if crate::stack::uses_dwarf() && crate::stack::dwarf::is_stale() {
+                crate::stack::dwarf::prepare();
+            }
             next = if self.cfg.interval != interval {
                 later(Instant::now(), self.cfg.interval)
             } else {
