@@ -6,8 +6,9 @@
 //! profiling backend, against the unstripped binary with the same build-id.
 //!
 //! Contract: [`loaded`] lists one [`Object`] per executable `PT_LOAD` segment, the main
-//! executable's first, with the bounds and file offset `/proc/self/maps` shows for it
-//! (page-aligned). It reads the program headers in memory through `dl_iterate_phdr`
+//! executable's first, with the segment's exact bounds and file offset (not rounded to
+//! pages as in `/proc/self/maps`: `go tool pprof` takes `start` for the address of the
+//! segment's `p_vaddr`, upstream pprof accepts either). It reads the program headers in memory through `dl_iterate_phdr`
 //! (which takes the dynamic loader's lock: call it on a holmes thread, never from a
 //! signal handler or the allocator) and does no file I/O except reading the
 //! `/proc/self/exe` link. It never fails: an object it cannot read is left out, and
@@ -16,11 +17,11 @@
 /// One executable segment of a loaded object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Object {
-    /// First address of the segment's mapping (page-aligned).
+    /// The segment's first address (the load bias plus its `p_vaddr`).
     pub start: usize,
-    /// One past its last address (page-aligned).
+    /// One past its last address.
     pub limit: usize,
-    /// File offset of `start` (page-aligned).
+    /// File offset of `start` (its `p_offset`).
     pub offset: u64,
     /// The object's file: the executable's real path (`/proc/self/exe`), a shared
     /// object's path as the loader names it (`linux-vdso.so.1` for the vDSO).
@@ -129,17 +130,15 @@ unsafe extern "C" fn each_object(
             gnu_build_id(notes)
         })
         .unwrap_or_default();
-    let page = page_size();
     for p in phdrs {
         if p.p_type != libc::PT_LOAD || p.p_flags & libc::PF_X == 0 || p.p_memsz == 0 {
             continue;
         }
         let start = base.wrapping_add(p.p_vaddr as usize);
-        let end = start.wrapping_add(p.p_memsz as usize);
         out.push(Object {
-            start: start & !(page - 1),
-            limit: end.wrapping_add(page - 1) & !(page - 1),
-            offset: p.p_offset & !(page as u64 - 1),
+            start,
+            limit: start.wrapping_add(p.p_memsz as usize),
+            offset: p.p_offset,
             path: path.clone(),
             build_id: build_id.clone(),
             is_main,
@@ -159,17 +158,6 @@ unsafe extern "C" fn each_object(
         });
     }
     0
-}
-
-#[cfg(target_os = "linux")]
-fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 && (p as usize).is_power_of_two() {
-        p as usize
-    } else {
-        4096
-    }
 }
 
 /// The descriptor of the `NT_GNU_BUILD_ID` note among ELF `notes`, in lowercase hex.
@@ -247,8 +235,8 @@ mod tests {
             .find(|o| o.contains(here))
             .expect("a segment holds this function");
         assert!(seg.is_main && !seg.is_system());
-        assert_eq!(seg.start % 4096, 0);
-        assert_eq!(seg.offset % 4096, 0);
+        // The segment's address and file offset agree modulo the page size.
+        assert_eq!(seg.start % 4096, seg.offset as usize % 4096);
         // The build-id the linker wrote (readelf -n), when it wrote one.
         assert!(
             main.build_id.is_empty() || main.build_id.len() >= 16,
@@ -257,13 +245,19 @@ mod tests {
         );
         // The segment matches a line of /proc/self/maps.
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-        let want = format!("{:x}-", seg.start);
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let want = format!("{:x}-", seg.start & !(page - 1));
         let line = maps
             .lines()
             .find(|l| l.starts_with(&want))
             .unwrap_or_else(|| panic!("{want} not in\n{maps}"));
         let off = line.split_whitespace().nth(2).unwrap();
-        assert_eq!(u64::from_str_radix(off, 16).unwrap(), seg.offset, "{line}");
+        assert_eq!(
+            u64::from_str_radix(off, 16).unwrap(),
+            seg.offset & !(page as u64 - 1),
+            "{line}"
+        );
         // libc is a system object.
         let libc_addr = libc::getpid as *const () as usize;
         if let Some(l) = objects.iter().find(|o| o.contains(libc_addr)) {

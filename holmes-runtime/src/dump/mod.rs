@@ -466,7 +466,6 @@ impl Dumper {
                     let pprof_file = format!("{stem}.{}", Format::Pprof.extension());
                     if let Some(note) = profile::symbols_note(p, &pprof_file) {
                         header.push_str(&note);
-                        header.push('\n');
                     }
                     Ok(match &c.text {
                         Some(body) => format!("{header}\n{body}").into_bytes(),

@@ -704,13 +704,14 @@ pub fn symbols_note(p: &protos::Profile, pprof_file: &str) -> Option<String> {
     let build_id = str_at(p, main.build_id);
     Some(format!(
         "symbols: {unnamed} of {} addresses in {exe} have no symbol (a stripped binary?); \
-         the pprof keeps the addresses, to name them: \
-         PPROF_BINARY_PATH=<dir holding the unstripped `{base}`{}> go tool pprof -top {pprof_file}",
+         the pprof keeps them with the executable's mapping{}: name them with the unstripped \
+         binary: go tool pprof -top <unstripped {base}> {pprof_file} \
+         (upstream pprof also finds it by build-id: PPROF_BINARY_PATH=<dir holding {base}> pprof -top {pprof_file})\n",
         ours.len(),
         if build_id.is_empty() {
             String::new()
         } else {
-            format!(" or `{build_id}/{base}`")
+            format!(" and build-id {build_id}")
         }
     ))
 }
