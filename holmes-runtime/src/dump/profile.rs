@@ -532,7 +532,7 @@ pub fn is_machinery(name: &str) -> bool {
 }
 
 /// True for source files that are not the program's own: the Rust toolchain's
-/// (`/rustc/<hash>/library/…`, a local `rust-src`), crates from a registry or a git
+/// (`/rustc/<hash>/library/…`, `/rust/deps/…`, a local `rust-src`), crates from a registry or a git
 /// checkout (`~/.cargo/registry/src/…`, `~/.cargo/git/checkouts/…`) and holmes'
 /// runtime.
 pub fn is_foreign_source(file: &str) -> bool {
@@ -550,7 +550,10 @@ pub fn is_foreign_source(file: &str) -> bool {
         "portable-simd",
         "test",
     ];
+    // `/rust/deps/` holds the standard library's own dependencies (hashbrown, …) as
+    // the toolchain's line tables name them.
     if file.starts_with("/rustc/")
+        || file.starts_with("/rust/deps/")
         || file.contains("/lib/rustlib/src/rust/")
         || file.contains("/registry/src/")
         || file.contains("/git/checkouts/")
@@ -600,6 +603,7 @@ fn is_system_object(path: &str) -> bool {
 struct FrameInfo<'p> {
     name: &'p str,
     file: &'p str,
+    line: i64,
     /// In an object of the operating system (not the executable).
     system: bool,
 }
@@ -643,6 +647,7 @@ fn sample_frames<'p>(
             out.push(FrameInfo {
                 name: f.map_or("?", |f| str_at(p, f.name)),
                 file: f.map_or("", |f| str_at(p, f.filename)),
+                line: line.line,
                 system,
             });
         }
@@ -658,22 +663,31 @@ fn sample_frames<'p>(
 pub fn culprit(p: &protos::Profile) -> Option<String> {
     let vi = value_index(p);
     let (locs, funcs) = indexes(p);
-    let mut by_stack: HashMap<Vec<(&str, &str, bool)>, i64> = HashMap::new();
+    // Samples with the same frames (lines aside) merge; the first one's lines stay.
+    type Key<'p> = Vec<(&'p str, &'p str, bool)>;
+    let mut by_stack: HashMap<Key, (i64, Vec<FrameInfo>)> = HashMap::new();
     for s in &p.sample {
-        let key = sample_frames(p, &locs, &funcs, s)
-            .into_iter()
-            .map(|f| (f.name, f.file, f.system))
-            .collect();
-        *by_stack.entry(key).or_default() += s.value.get(vi).copied().unwrap_or(0);
+        let frames = sample_frames(p, &locs, &funcs, s);
+        let key = frames.iter().map(|f| (f.name, f.file, f.system)).collect();
+        by_stack.entry(key).or_insert_with(|| (0, frames)).0 +=
+            s.value.get(vi).copied().unwrap_or(0);
     }
-    let (frames, _) = by_stack
+    let (_, (_, frames)) = by_stack
         .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?;
-    frames
-        .into_iter()
-        .map(|(name, file, system)| FrameInfo { name, file, system })
-        .find(FrameInfo::is_users)
-        .map(|f| f.name.to_owned())
+        .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then_with(|| b.0.cmp(&a.0)))?;
+    let f = frames.into_iter().find(FrameInfo::is_users)?;
+    // Line tables name a closure or async body `{closure#0}`, `{async_fn#0}`, without
+    // its function (and a tail call may have removed that function's frame): say
+    // where it is.
+    if f.name.starts_with('{') && !f.file.is_empty() {
+        let base = f.file.rsplit(['/', '\\']).next().unwrap_or(f.file);
+        return Some(if f.line > 0 {
+            format!("{} at {base}:{}", f.name, f.line)
+        } else {
+            format!("{} in {base}", f.name)
+        });
+    }
+    Some(f.name.to_owned())
 }
 
 /// When some code addresses of the main executable could not be named (a stripped
@@ -1162,6 +1176,18 @@ mod tests {
             (&[("a", user, APP)], 3),
         ]);
         assert_eq!(culprit(&p).as_deref(), Some("a"));
+        // A closure named as line tables name it (no function) gets its place.
+        let p = synthetic(&[(
+            &[
+                ("with_capacity_in<u8, alloc::alloc::Global>", raw_vec, APP),
+                ("{closure#0}", user, APP),
+                ("fold<…>", core_file, APP),
+                ("heap_spike_culprit", user, APP),
+                ("main", user, APP),
+            ],
+            5,
+        )]);
+        assert_eq!(culprit(&p).as_deref(), Some("{closure#0} at main.rs:1"));
     }
 
     #[test]
@@ -1172,6 +1198,7 @@ mod tests {
             "/opt/cargo/registry/src/index.crates.io-1949cf8c6b5b557f/hashbrown-0.15.2/src/map.rs",
             concat!(env!("CARGO_MANIFEST_DIR"), "/src/dump/cpu.rs"),
             "/x/vendor/holmes-runtime/src/symbol.rs",
+            "/rust/deps/hashbrown-0.16.1/src/raw/alloc.rs",
         ] {
             assert!(is_foreign_source(f), "{f}");
         }
