@@ -4,7 +4,8 @@
 //! Use it through the `holmes` facade crate. Layout: [`sample`] (metrics and cgroup
 //! limits), [`rule`] (rings and the trigger rule), [`dump`] (the dumper thread, file
 //! writing, CPU profiles, thread and task dumps), [`alloc`] (the sampling allocator and
-//! heap profiles), [`stack`] and [`symbol`] (stack capture and symbolization).
+//! heap profiles), [`stack`] and [`symbol`] (stack capture and symbolization), [`objects`]
+//! (the loaded executable and shared objects, for the profiles' mappings).
 #![warn(missing_docs)]
 
 pub mod alloc;
@@ -14,6 +15,7 @@ mod error;
 mod escape;
 mod fork;
 mod guard;
+pub mod objects;
 pub mod report;
 pub mod rule;
 pub mod sample;

@@ -40,6 +40,13 @@ pub struct Frame {
     pub line: Option<u32>,
 }
 
+impl Frame {
+    /// False when the address could not be named (the name is the address, `0x…`).
+    pub fn is_named(&self) -> bool {
+        !self.name.starts_with("0x")
+    }
+}
+
 /// `backtrace`'s frames for `lookup` (a return address), named `addr` when unnamed.
 fn resolve_into(lookup: usize, addr: usize, frames: &mut Vec<Frame>) {
     backtrace::resolve(lookup as *mut std::ffi::c_void, |sym| {

@@ -68,19 +68,15 @@ impl HeapSnapshot {
     /// `alloc_objects/count`, `alloc_space/bytes`, `inuse_objects/count`,
     /// `inuse_space/bytes`, period type `space/bytes` with the sample rate as period,
     /// `inuse_space` shown by default. Symbolizes through `sym` (call it on the dumper
-    /// thread). The innermost frames of the allocation machinery (this allocator, the
-    /// `__rust_alloc` shims, `alloc::alloc`, `RawVec` and the allocating constructors of
-    /// `Vec`/`Box`) are dropped, so the innermost frame is the code that asked for
-    /// memory — as Go drops `mallocgc`.
+    /// thread). The innermost frames of the allocation machinery ([`is_alloc_frame`]:
+    /// this allocator, the `__rust_alloc` shims, `alloc::alloc`, `RawVec`, the
+    /// allocating constructors of `Vec`/`Box`) are dropped, inlined ones included, so
+    /// the innermost frame — pprof's flat column — is the code that asked for memory
+    /// (the user's, or the std container method it called), as Go drops `mallocgc`.
     #[cfg(unix)]
     pub fn to_profile(&self, sym: &mut crate::symbol::Symbolizer) -> pprof::protos::Profile {
         use crate::dump::profile::ProfileBuilder;
 
-        let trims: Vec<usize> = self
-            .entries
-            .iter()
-            .map(|e| machinery_frames(&e.stack, sym))
-            .collect();
         let mut b = ProfileBuilder::new(
             sym,
             &[
@@ -93,14 +89,14 @@ impl HeapSnapshot {
             self.sample_rate as i64,
             "inuse_space",
         );
-        for (e, &trim) in self.entries.iter().zip(&trims) {
+        for e in &self.entries {
             let values = [
                 e.alloc_objects as i64,
                 e.alloc_space as i64,
                 e.inuse_objects as i64,
                 e.inuse_space as i64,
             ];
-            b.add(&e.stack[trim..], false, &values, &[]);
+            b.add_trimmed(&e.stack, false, &values, &[], is_alloc_frame);
         }
         let s = &self.stats;
         b.comment(&format!(
@@ -111,20 +107,41 @@ impl HeapSnapshot {
     }
 }
 
-/// Number of innermost frames of `stack` that belong to the allocation machinery
-/// (every frame at that address, inlined ones included, must match). Keeps at least
-/// one frame.
-#[cfg(unix)]
-fn machinery_frames(stack: &[usize], sym: &mut crate::symbol::Symbolizer) -> usize {
-    let mut n = 0;
-    while n + 1 < stack.len() {
-        let frames = sym.resolve(stack[n], true);
-        if frames.is_empty() || !frames.iter().all(|f| is_machinery(&f.name)) {
-            break;
-        }
-        n += 1;
+/// True for a frame of the allocation path, which says nothing about who allocated:
+/// by where its code lives when the debug info says (holmes' `alloc` sources, the
+/// toolchain's `alloc::alloc`, `RawVec`, `core::alloc` and `std::alloc` sources), so
+/// that release builds, whose line tables name functions without their path
+/// (`charge`, `alloc_slow`), are trimmed too; by name otherwise ([`is_machinery`]).
+pub(crate) fn is_alloc_frame(f: &crate::symbol::Frame) -> bool {
+    is_machinery(&f.name) || f.file.as_deref().is_some_and(is_alloc_source)
+}
+
+/// True for source files of the allocation path.
+pub(crate) fn is_alloc_source(file: &str) -> bool {
+    let file = file.replace('\\', "/");
+    // holmes' allocator, in this build or as a dependency from a registry.
+    if file.starts_with(concat!(env!("CARGO_MANIFEST_DIR"), "/src/alloc/")) {
+        return true;
     }
-    n
+    if let Some(i) = file.rfind("/holmes-runtime") {
+        // `…/holmes-runtime/src/alloc/` or `…/holmes-runtime-<version>/src/alloc/`
+        let rest = &file[i + "/holmes-runtime".len()..];
+        if let Some(j) = rest.find('/') {
+            if rest[j..].starts_with("/src/alloc/") {
+                return true;
+            }
+        }
+    }
+    // The toolchain's allocation sources (`/rustc/<hash>/library/...`).
+    const TOOLCHAIN: &[&str] = &[
+        "library/alloc/src/alloc.rs",
+        "library/alloc/src/raw_vec.rs",
+        "library/alloc/src/raw_vec/",
+        "library/core/src/alloc/",
+        "library/std/src/alloc.rs",
+        "library/std/src/sys/alloc/",
+    ];
+    TOOLCHAIN.iter().any(|t| file.contains(t))
 }
 
 /// True for function names of the allocation path, whose frames say nothing about
@@ -250,6 +267,45 @@ mod tests {
             "main",
         ] {
             assert!(!is_machinery(n), "{n}");
+        }
+    }
+
+    // Guards against: release heap profiles putting 100 % flat on `charge (inline)`:
+    // line tables name holmes' allocator functions without their path.
+    #[test]
+    fn allocator_frames_by_file() {
+        use crate::symbol::Frame;
+        let frame = |name: &str, file: Option<&str>| Frame {
+            name: name.into(),
+            file: file.map(Into::into),
+            line: Some(1),
+        };
+        let own = concat!(env!("CARGO_MANIFEST_DIR"), "/src/alloc/mod.rs");
+        let lib = "/rustc/4d91de4e48198da2e33413efdcd9cd2cc0c46688/library";
+        for f in [
+            frame("charge", Some(own)),
+            frame("alloc_slow", Some("/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/holmes-runtime-0.1.0/src/alloc/sampler.rs")),
+            frame("alloc", Some(&format!("{lib}/alloc/src/alloc.rs"))),
+            frame("grow_amortized<alloc::alloc::Global>", Some(&format!("{lib}/alloc/src/raw_vec/mod.rs"))),
+            frame("__rust_alloc", None),
+            frame("holmes_runtime::alloc::sampler::record", None),
+        ] {
+            assert!(is_alloc_frame(&f), "{f:?}");
+        }
+        for f in [
+            frame(
+                "from_elem<u8>",
+                Some(&format!("{lib}/alloc/src/vec/mod.rs")),
+            ),
+            frame(
+                "insert<u64, u64>",
+                Some(&format!("{lib}/std/src/collections/hash/map.rs")),
+            ),
+            frame("make_1gb_handler", Some("/srv/app/src/main.rs")),
+            frame("charge", Some("/srv/app/src/billing.rs")),
+            frame("charge", None),
+        ] {
+            assert!(!is_alloc_frame(&f), "{f:?}");
         }
     }
 }

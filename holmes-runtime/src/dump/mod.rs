@@ -107,8 +107,10 @@ pub struct DumpEvent {
     pub top: Vec<TopEntry>,
     /// The profile's total in the unit of `top` (CPU nanoseconds, bytes, threads).
     pub top_total: i64,
-    /// The innermost frame of the heaviest stack that is not runtime machinery (std,
-    /// the allocator, holmes): usually the function to look at first.
+    /// The innermost frame of the heaviest stack in the program's own code, judged by
+    /// where the code lives (not the toolchain's sources, a dependency's, a system
+    /// library's or holmes'; by name when there is no debug info), see
+    /// [`profile::culprit`]: usually the function to look at first.
     pub culprit: Option<String>,
     /// The files written.
     pub files: Vec<PathBuf>,
@@ -460,7 +462,11 @@ impl Dumper {
             let bytes = match format {
                 Format::Pprof => profile::to_pprof_gz(p).map_err(|e| e.to_string()),
                 Format::Text => {
-                    let header = text_header(event);
+                    let mut header = text_header(event);
+                    let pprof_file = format!("{stem}.{}", Format::Pprof.extension());
+                    if let Some(note) = profile::symbols_note(p, &pprof_file) {
+                        header.push_str(&note);
+                    }
                     Ok(match &c.text {
                         Some(body) => format!("{header}\n{body}").into_bytes(),
                         None => profile::to_text(p, &header, 30).into_bytes(),
@@ -588,7 +594,7 @@ fn text_header(e: &DumpEvent) -> String {
     );
     if let Some(c) = &e.culprit {
         h.push_str(&format!(
-            "culprit: {c} (innermost frame of the heaviest stack outside std and holmes)\n"
+            "culprit: {c} (innermost frame of the heaviest stack in the program's own code: not std, dependencies, system libraries or holmes)\n"
         ));
     }
     h.push_str(&format!(

@@ -11,20 +11,38 @@ use std::io::Write as _;
 
 use pprof::protos::{self, Message as _};
 
-use crate::symbol::Symbolizer;
+use crate::objects::Object;
+use crate::symbol::{Frame, Symbolizer};
 
 /// A sample's identity: its location ids and its (key, str, num) labels.
 type SampleKey = (Vec<u64>, Vec<(i64, i64, i64)>);
 
 /// Incrementally builds a `Profile` from address stacks, symbolizing through a cached
 /// [`Symbolizer`] and deduplicating strings, functions and locations.
+///
+/// Every location made from an address carries that address and the id of the
+/// `Mapping` (executable segment of a loaded object, see [`crate::objects`]) holding
+/// it, so that the profile can be symbolized again offline against the unstripped
+/// binary with the same build-id. The main executable's mappings come first. A
+/// mapping's `has_functions`/`has_filenames`/`has_line_numbers` are set only when
+/// every location in it got a name/file/line here, so `go tool pprof` symbolizes the
+/// others itself when it finds the binary (`PPROF_BINARY_PATH`). A return address is
+/// recorded minus one (inside the call instruction), as pprof expects of non-leaf
+/// addresses; an interrupted PC as it is.
 pub struct ProfileBuilder<'s> {
     sym: &'s mut Symbolizer,
     profile: protos::Profile,
     strings: HashMap<String, i64>,
     functions: HashMap<(String, String), u64>,
-    locations: HashMap<(usize, bool), u64>,
+    /// (address, is a return address, leading inlined frames left out) -> location id.
+    locations: HashMap<(usize, bool, usize), u64>,
     samples: HashMap<SampleKey, usize>,
+    objects: Vec<Object>,
+    /// For each of `objects`, its mapping id once added (0 before).
+    mapping_ids: Vec<u64>,
+    /// For each mapping (index `id - 1`): its locations, and those of them fully
+    /// named, with files, with lines.
+    coverage: Vec<[u64; 4]>,
 }
 
 impl<'s> ProfileBuilder<'s> {
@@ -38,6 +56,7 @@ impl<'s> ProfileBuilder<'s> {
         period: i64,
         default_sample_type: &str,
     ) -> Self {
+        let objects = crate::objects::loaded();
         let mut b = ProfileBuilder {
             sym,
             profile: protos::Profile::default(),
@@ -45,6 +64,9 @@ impl<'s> ProfileBuilder<'s> {
             functions: HashMap::new(),
             locations: HashMap::new(),
             samples: HashMap::new(),
+            mapping_ids: vec![0; objects.len()],
+            objects,
+            coverage: Vec::new(),
         };
         b.string(""); // index 0 must be the empty string
         for (ty, unit) in sample_types {
@@ -64,7 +86,54 @@ impl<'s> ProfileBuilder<'s> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(0);
+        // pprof takes the first mapping for the main executable.
+        for i in 0..b.objects.len() {
+            if b.objects[i].is_main {
+                b.mapping(i);
+            }
+        }
         b
+    }
+
+    /// The mapping id of `objects[i]`, adding the mapping on first use.
+    fn mapping(&mut self, i: usize) -> u64 {
+        let Some(&id) = self.mapping_ids.get(i) else {
+            return 0;
+        };
+        if id != 0 {
+            return id;
+        }
+        let Some(o) = self.objects.get(i).cloned() else {
+            return 0;
+        };
+        let id = self.profile.mapping.len() as u64 + 1;
+        let filename = self.string(&o.path);
+        let build_id = self.string(&o.build_id);
+        self.profile.mapping.push(protos::Mapping {
+            id,
+            memory_start: o.start as u64,
+            memory_limit: o.limit as u64,
+            file_offset: o.offset,
+            filename,
+            build_id,
+            has_functions: false,
+            has_filenames: false,
+            has_line_numbers: false,
+            has_inline_frames: false,
+        });
+        self.coverage.push([0; 4]);
+        if let Some(slot) = self.mapping_ids.get_mut(i) {
+            *slot = id;
+        }
+        id
+    }
+
+    /// The mapping id of the object holding `addr` (0 when none does).
+    fn mapping_of(&mut self, addr: usize) -> u64 {
+        match self.objects.iter().position(|o| o.contains(addr)) {
+            Some(i) => self.mapping(i),
+            None => 0,
+        }
     }
 
     /// Index of `s` in the string table.
@@ -78,13 +147,34 @@ impl<'s> ProfileBuilder<'s> {
         i
     }
 
-    fn location(&mut self, addr: usize, is_return_address: bool) -> u64 {
-        if let Some(&id) = self.locations.get(&(addr, is_return_address)) {
+    /// The location of `addr`, its first `skip` (inlined) frames left out.
+    fn location(&mut self, addr: usize, is_return_address: bool, skip: usize) -> u64 {
+        if let Some(&id) = self.locations.get(&(addr, is_return_address, skip)) {
             return id;
         }
         let frames = self.sym.resolve(addr, is_return_address);
-        let mut lines = Vec::with_capacity(frames.len());
-        for f in frames.iter() {
+        // A return address points after the call: the call instruction is at `addr - 1`.
+        let address = if is_return_address {
+            addr.saturating_sub(1)
+        } else {
+            addr
+        };
+        let mapping_id = self.mapping_of(address);
+        if let Some(c) = mapping_id
+            .checked_sub(1)
+            .and_then(|i| self.coverage.get_mut(i as usize))
+        {
+            c[0] += 1;
+            c[1] += frames.iter().all(Frame::is_named) as u64;
+            c[2] += frames.iter().all(|f| f.file.is_some()) as u64;
+            c[3] += frames.iter().all(|f| f.line.is_some()) as u64;
+        }
+        let kept = frames
+            .get(skip..)
+            .filter(|k| !k.is_empty())
+            .unwrap_or(&frames);
+        let mut lines = Vec::with_capacity(kept.len());
+        for f in kept.iter() {
             let file = f.file.clone().unwrap_or_default();
             let key = (f.name.clone(), file.clone());
             let fid = match self.functions.get(&key) {
@@ -112,12 +202,12 @@ impl<'s> ProfileBuilder<'s> {
         let id = self.profile.location.len() as u64 + 1;
         self.profile.location.push(protos::Location {
             id,
-            mapping_id: 0,
-            address: addr as u64,
+            mapping_id,
+            address: address as u64,
             line: lines,
             is_folded: false,
         });
-        self.locations.insert((addr, is_return_address), id);
+        self.locations.insert((addr, is_return_address, skip), id);
         id
     }
 
@@ -131,10 +221,39 @@ impl<'s> ProfileBuilder<'s> {
         values: &[i64],
         labels: &[(&str, &str)],
     ) {
+        self.add_trimmed(stack, first_is_pc, values, labels, |_| false);
+    }
+
+    /// [`add`](Self::add) without the innermost frames for which `trim` is true (the
+    /// allocator's own frames in a heap sample): leading addresses whose every
+    /// (inlined) frame is trimmed are left out, then the leading trimmed inlined frames
+    /// of the first address kept. At least one frame is kept.
+    pub fn add_trimmed(
+        &mut self,
+        stack: &[usize],
+        first_is_pc: bool,
+        values: &[i64],
+        labels: &[(&str, &str)],
+        trim: impl Fn(&Frame) -> bool,
+    ) {
+        let is_ret = |i: usize| !(i == 0 && first_is_pc);
+        let mut first = 0;
+        let mut skip = 0;
+        while let Some(&addr) = stack.get(first) {
+            let frames = self.sym.resolve(addr, is_ret(first));
+            let n = frames.iter().take_while(|f| trim(f)).count();
+            if n == frames.len() && first + 1 < stack.len() {
+                first += 1;
+                continue;
+            }
+            skip = n.min(frames.len().saturating_sub(1));
+            break;
+        }
         let ids: Vec<u64> = stack
             .iter()
             .enumerate()
-            .map(|(i, &a)| self.location(a, !(i == 0 && first_is_pc)))
+            .skip(first)
+            .map(|(i, &a)| self.location(a, is_ret(i), if i == first { skip } else { 0 }))
             .collect();
         self.add_locations(ids, values, labels);
     }
@@ -221,7 +340,16 @@ impl<'s> ProfileBuilder<'s> {
     }
 
     /// The finished profile.
-    pub fn build(self) -> protos::Profile {
+    pub fn build(mut self) -> protos::Profile {
+        for (m, [locs, named, files, lines]) in self.profile.mapping.iter_mut().zip(&self.coverage)
+        {
+            let all = |n: &u64| *locs > 0 && n == locs;
+            m.has_functions = all(named);
+            m.has_filenames = all(files);
+            m.has_line_numbers = all(lines);
+            // Inlined frames come with the debug info that gives files.
+            m.has_inline_frames = m.has_functions && m.has_filenames;
+        }
         self.profile
     }
 }
@@ -403,31 +531,203 @@ pub fn is_machinery(name: &str) -> bool {
     !name.contains("::") && SYMBOLS.iter().any(|p| name.starts_with(p))
 }
 
-/// The culprit of a profile: in the heaviest stack (default sample type), the innermost
-/// frame that is not runtime machinery ([`is_machinery`]).
+/// True for source files that are not the program's own: the Rust toolchain's
+/// (`/rustc/<hash>/library/…`, `/rust/deps/…`, a local `rust-src`), crates from a registry or a git
+/// checkout (`~/.cargo/registry/src/…`, `~/.cargo/git/checkouts/…`) and holmes'
+/// runtime.
+pub fn is_foreign_source(file: &str) -> bool {
+    let file = file.replace('\\', "/");
+    const TOOLCHAIN_LIBS: &[&str] = &[
+        "std",
+        "core",
+        "alloc",
+        "proc_macro",
+        "panic_unwind",
+        "panic_abort",
+        "unwind",
+        "backtrace",
+        "stdarch",
+        "portable-simd",
+        "test",
+    ];
+    // `/rust/deps/` holds the standard library's own dependencies (hashbrown, …) as
+    // the toolchain's line tables name them.
+    if file.starts_with("/rustc/")
+        || file.starts_with("/rust/deps/")
+        || file.contains("/lib/rustlib/src/rust/")
+        || file.contains("/registry/src/")
+        || file.contains("/git/checkouts/")
+    {
+        return true;
+    }
+    if let Some(i) = file.find("/library/") {
+        let lib = file[i + "/library/".len()..]
+            .split('/')
+            .next()
+            .unwrap_or("");
+        if TOOLCHAIN_LIBS.contains(&lib) {
+            return true;
+        }
+    }
+    // holmes' runtime: this build's sources, or a copy of them elsewhere (vendored).
+    if file.starts_with(concat!(env!("CARGO_MANIFEST_DIR"), "/")) {
+        return true;
+    }
+    file.rfind("/holmes-runtime").is_some_and(|i| {
+        let rest = &file[i + "/holmes-runtime".len()..];
+        rest.find('/').is_some_and(|j| {
+            rest[..j]
+                .chars()
+                .all(|c| c == '-' || c == '.' || c.is_ascii_digit())
+                && rest[j..].starts_with("/src/")
+        })
+    })
+}
+
+/// True for the path of an object of the operating system (the C library, the
+/// dynamic loader, the vDSO), as a mapping of a profile names it.
+fn is_system_object(path: &str) -> bool {
+    Object {
+        start: 0,
+        limit: 0,
+        offset: 0,
+        path: path.to_owned(),
+        build_id: String::new(),
+        is_main: false,
+    }
+    .is_system()
+}
+
+/// One frame of a sample, as the culprit rule sees it.
+#[derive(Clone, Copy, Debug)]
+struct FrameInfo<'p> {
+    name: &'p str,
+    file: &'p str,
+    line: i64,
+    /// In an object of the operating system (not the executable).
+    system: bool,
+}
+
+impl FrameInfo<'_> {
+    /// The program's own code: decided by where the code lives — the mapping (not a
+    /// system library) and, when the debug info has it, the source file (not the
+    /// toolchain's, a dependency's or holmes') — and by the name only without a file
+    /// ([`is_machinery`]), since release builds name functions without their path.
+    fn is_users(&self) -> bool {
+        if self.system {
+            return false;
+        }
+        if self.file.is_empty() {
+            !is_machinery(self.name)
+        } else {
+            !is_foreign_source(self.file)
+        }
+    }
+}
+
+/// The frames of a sample's stack, innermost first (inlined frames expanded).
+fn sample_frames<'p>(
+    p: &'p protos::Profile,
+    locs: &HashMap<u64, &'p protos::Location>,
+    funcs: &HashMap<u64, &'p protos::Function>,
+    s: &protos::Sample,
+) -> Vec<FrameInfo<'p>> {
+    let main = p.mapping.first().map_or(0, |m| m.id);
+    let mut out = Vec::new();
+    for id in &s.location_id {
+        let Some(loc) = locs.get(id) else { continue };
+        let system = loc.mapping_id != 0
+            && loc.mapping_id != main
+            && p.mapping
+                .iter()
+                .find(|m| m.id == loc.mapping_id)
+                .is_some_and(|m| is_system_object(str_at(p, m.filename)));
+        for line in &loc.line {
+            let f = funcs.get(&line.function_id);
+            out.push(FrameInfo {
+                name: f.map_or("?", |f| str_at(p, f.name)),
+                file: f.map_or("", |f| str_at(p, f.filename)),
+                line: line.line,
+                system,
+            });
+        }
+    }
+    out
+}
+
+/// The culprit of a profile: in the heaviest stack (default sample type; samples with
+/// the same frames merged), the innermost frame of the program's own code: not in a
+/// system library, and from a source file that is not the toolchain's, a
+/// dependency's or holmes' ([`is_foreign_source`]), or, for frames without a file,
+/// not named like runtime machinery ([`is_machinery`]).
 pub fn culprit(p: &protos::Profile) -> Option<String> {
     let vi = value_index(p);
     let (locs, funcs) = indexes(p);
-    let heaviest = p
-        .sample
-        .iter()
-        .max_by_key(|s| s.value.get(vi).copied().unwrap_or(0))?;
-    // Merge samples with the same stack names (thread labels split them).
-    let mut by_stack: HashMap<Vec<&str>, i64> = HashMap::new();
+    // Samples with the same frames (lines aside) merge; the first one's lines stay.
+    type Key<'p> = Vec<(&'p str, &'p str, bool)>;
+    let mut by_stack: HashMap<Key, (i64, Vec<FrameInfo>)> = HashMap::new();
     for s in &p.sample {
-        *by_stack
-            .entry(sample_names(p, &locs, &funcs, s))
-            .or_default() += s.value.get(vi).copied().unwrap_or(0);
+        let frames = sample_frames(p, &locs, &funcs, s);
+        let key = frames.iter().map(|f| (f.name, f.file, f.system)).collect();
+        by_stack.entry(key).or_insert_with(|| (0, frames)).0 +=
+            s.value.get(vi).copied().unwrap_or(0);
     }
-    let names = by_stack
+    let (_, (_, frames)) = by_stack
         .into_iter()
-        .max_by_key(|(_, v)| *v)
-        .map(|(k, _)| k)
-        .unwrap_or_else(|| sample_names(p, &locs, &funcs, heaviest));
-    names
-        .into_iter()
-        .find(|n| !is_machinery(n))
-        .map(str::to_owned)
+        .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then_with(|| b.0.cmp(&a.0)))?;
+    let f = frames.into_iter().find(FrameInfo::is_users)?;
+    // Line tables name a closure or async body `{closure#0}`, `{async_fn#0}`, without
+    // its function (and a tail call may have removed that function's frame): say
+    // where it is.
+    if f.name.starts_with('{') && !f.file.is_empty() {
+        let base = f.file.rsplit(['/', '\\']).next().unwrap_or(f.file);
+        return Some(if f.line > 0 {
+            format!("{} at {base}:{}", f.name, f.line)
+        } else {
+            format!("{} in {base}", f.name)
+        });
+    }
+    Some(f.name.to_owned())
+}
+
+/// When some code addresses of the main executable could not be named (a stripped
+/// binary): a line saying so and how to read the pprof with the unstripped binary.
+pub fn symbols_note(p: &protos::Profile, pprof_file: &str) -> Option<String> {
+    let main = p.mapping.first()?;
+    let (_, funcs) = indexes(p);
+    let ours: Vec<&protos::Location> = p
+        .location
+        .iter()
+        .filter(|l| l.mapping_id == main.id)
+        .collect();
+    let unnamed = ours
+        .iter()
+        .filter(|l| {
+            l.line.iter().all(|line| {
+                funcs
+                    .get(&line.function_id)
+                    .is_none_or(|f| str_at(p, f.name).starts_with("0x"))
+            })
+        })
+        .count();
+    if unnamed == 0 {
+        return None;
+    }
+    let exe = str_at(p, main.filename);
+    let base = exe.rsplit('/').next().unwrap_or(exe);
+    let build_id = str_at(p, main.build_id);
+    Some(format!(
+        "symbols: {unnamed} of {} addresses in {exe} have no symbol (a stripped binary?); \
+         the pprof keeps them with the executable's mapping{}: name them with the unstripped \
+         binary: go tool pprof -top <unstripped {base}> {pprof_file} \
+         (upstream pprof also finds it by build-id: PPROF_BINARY_PATH=<dir holding {base}> pprof -top {pprof_file})\n",
+        ours.len(),
+        if build_id.is_empty() {
+            String::new()
+        } else {
+            format!(" and build-id {build_id}")
+        }
+    ))
 }
 
 /// One row of a text top-N.
@@ -671,6 +971,245 @@ mod tests {
         b.add_named(&heavy, &[3], &[("thread_name", "b")]);
         b.add_named(&["myapp::busy", "myapp::main"], &[5], &[]);
         assert_eq!(culprit(&b.build()).as_deref(), Some("myapp::stuck_here"));
+    }
+
+    // Guards against: locations without mappings (`mapping_id: 0`), which left dumps of
+    // stripped binaries unsymbolizable offline.
+    #[test]
+    fn locations_carry_addresses_and_mappings() {
+        let mut sym = Symbolizer::new();
+        let p = sample_profile(&mut sym);
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        let main = &p.mapping[0];
+        assert_eq!(main.id, 1);
+        assert_eq!(str_at(&p, main.filename), exe.to_string_lossy());
+        assert!(main.memory_start < main.memory_limit);
+        assert!(
+            main.has_functions && main.has_filenames && main.has_line_numbers,
+            "{main:?}"
+        );
+        let leaf = leaf_fn_for_profile();
+        for l in &p.location {
+            assert_eq!(l.mapping_id, 1, "{l:?}");
+            assert!(main.memory_start <= l.address && l.address < main.memory_limit);
+        }
+        // The leaf was added as an interrupted PC (as is), the root as a return
+        // address (minus one, inside the call).
+        assert!(p.location.iter().any(|l| l.address == leaf as u64));
+        let root = root_fn_for_profile();
+        assert!(p.location.iter().any(|l| l.address == root as u64 - 1));
+        // An address no object holds: mapping 0, and no mapping claims it symbolized.
+        let mut b = ProfileBuilder::new(
+            &mut sym,
+            &[("samples", "count")],
+            ("samples", "count"),
+            1,
+            "samples",
+        );
+        b.add(&[16], true, &[1], &[]);
+        let p = b.build();
+        assert_eq!(p.location[0].mapping_id, 0);
+        assert!(!p.mapping[0].has_functions, "no location in the executable");
+    }
+
+    // Guards against: heap profiles whose flat column sat on the allocator's frames.
+    #[test]
+    fn trimmed_frames_leave_the_caller_innermost() {
+        let mut sym = Symbolizer::new();
+        let leaf = std::hint::black_box(leaf_fn_for_profile());
+        let root = std::hint::black_box(root_fn_for_profile());
+        let mut b = ProfileBuilder::new(
+            &mut sym,
+            &[("space", "bytes")],
+            ("space", "bytes"),
+            1,
+            "space",
+        );
+        b.add_trimmed(&[leaf, root], false, &[10], &[], |f| {
+            f.name.contains("leaf_fn_for_profile")
+        });
+        // Everything trimmed: the outermost frame stays.
+        b.add_trimmed(&[leaf], false, &[5], &[], |_| true);
+        let p = b.build();
+        let (rows, _) = top(&p, 10);
+        let root_row = rows
+            .iter()
+            .find(|r| r.name.contains("root_fn_for_profile"))
+            .unwrap();
+        assert_eq!(root_row.flat, 10, "{rows:?}");
+        let leaf_row = rows
+            .iter()
+            .find(|r| r.name.contains("leaf_fn_for_profile"))
+            .unwrap();
+        assert_eq!(leaf_row.flat, 5, "{rows:?}");
+    }
+
+    /// `(function name, source file, object path)`.
+    type SyntheticFrame<'a> = (&'a str, &'a str, &'a str);
+
+    /// A profile of `stacks` (frames innermost first as `(name, file, mapping path)`
+    /// with their values); the first mapping is the executable.
+    fn synthetic(stacks: &[(&[SyntheticFrame], i64)]) -> protos::Profile {
+        let mut p = protos::Profile {
+            string_table: vec![String::new()],
+            sample_type: vec![protos::ValueType { ty: 0, unit: 0 }],
+            ..Default::default()
+        };
+        let intern = |p: &mut protos::Profile, s: &str| {
+            if let Some(i) = p.string_table.iter().position(|x| x == s) {
+                return i as i64;
+            }
+            p.string_table.push(s.to_owned());
+            p.string_table.len() as i64 - 1
+        };
+        for path in ["/srv/app/bin/app", "/usr/lib/x86_64-linux-gnu/libc.so.6"] {
+            let filename = intern(&mut p, path);
+            let id = p.mapping.len() as u64 + 1;
+            p.mapping.push(protos::Mapping {
+                id,
+                filename,
+                ..Default::default()
+            });
+        }
+        for (frames, value) in stacks {
+            let mut ids = Vec::new();
+            for (name, file, object) in frames.iter() {
+                let id = p.function.len() as u64 + 1;
+                let (name, filename) = (intern(&mut p, name), intern(&mut p, file));
+                p.function.push(protos::Function {
+                    id,
+                    name,
+                    system_name: name,
+                    filename,
+                    start_line: 0,
+                });
+                let object = intern(&mut p, object);
+                let mapping_id = p.mapping.iter().find(|m| m.filename == object).unwrap().id;
+                p.location.push(protos::Location {
+                    id,
+                    mapping_id,
+                    address: 0x1000 + id,
+                    line: vec![protos::Line {
+                        function_id: id,
+                        line: 1,
+                    }],
+                    is_folded: false,
+                });
+                ids.push(id);
+            }
+            p.sample.push(protos::Sample {
+                location_id: ids,
+                value: vec![*value],
+                label: vec![],
+            });
+        }
+        p
+    }
+
+    // Guards against: release builds naming std, the allocator or holmes as the culprit
+    // (`black_box<u64>`, `lock`, `charge`, `grow_amortized<…>`): their line tables name
+    // functions without a path, so only the file tells whose code it is.
+    #[test]
+    fn culprit_is_chosen_by_where_the_code_lives() {
+        const APP: &str = "/srv/app/bin/app";
+        const LIBC: &str = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+        let std_file =
+            "/rustc/4d91de4e48198da2e33413efdcd9cd2cc0c46688/library/std/src/sync/poison/mutex.rs";
+        let core_file = "/rustc/4d91de4e48198da2e33413efdcd9cd2cc0c46688/library/core/src/hint.rs";
+        let raw_vec =
+            "/rustc/4d91de4e48198da2e33413efdcd9cd2cc0c46688/library/alloc/src/raw_vec/mod.rs";
+        let tokio = "/home/ci/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.47.1/src/runtime/task/harness.rs";
+        let git = "/home/ci/.cargo/git/checkouts/foo-1234/abcd/src/lib.rs";
+        let holmes = concat!(env!("CARGO_MANIFEST_DIR"), "/src/alloc/mod.rs");
+        let vendored_holmes = "/build/vendor/holmes-runtime-0.1.0/src/alloc/mod.rs";
+        let user = "/srv/app/src/main.rs";
+        // The deadlock: futex in libc, std's lock, then the user's function.
+        let p = synthetic(&[
+            (
+                &[
+                    ("syscall", "", LIBC),
+                    ("lock_contended", std_file, APP),
+                    ("lock", std_file, APP),
+                    ("takes_a_then_b", user, APP),
+                    ("main", user, APP),
+                ],
+                3,
+            ),
+            (&[("main", user, APP)], 1),
+        ]);
+        assert_eq!(culprit(&p).as_deref(), Some("takes_a_then_b"));
+        // A spinner whose hot loop inlines `black_box`.
+        let p = synthetic(&[(
+            &[("black_box<u64>", core_file, APP), ("spin", user, APP)],
+            9,
+        )]);
+        assert_eq!(culprit(&p).as_deref(), Some("spin"));
+        // Heap: holmes' allocator (also vendored), `RawVec`, a dependency, a git
+        // dependency, then the user's code.
+        let p = synthetic(&[(
+            &[
+                ("charge", holmes, APP),
+                ("record", vendored_holmes, APP),
+                ("grow_amortized<alloc::alloc::Global>", raw_vec, APP),
+                ("poll", tokio, APP),
+                ("parse", git, APP),
+                ("consumer", user, APP),
+            ],
+            5,
+        )]);
+        assert_eq!(culprit(&p).as_deref(), Some("consumer"));
+        // Without a file (no debug info), the name decides; a user-looking name in a
+        // system library never wins.
+        let p = synthetic(&[(
+            &[
+                ("start_thread_helper", "", LIBC),
+                ("std::sync::poison::mutex::Mutex<T>::lock", "", APP),
+                ("app::handler", "", APP),
+            ],
+            5,
+        )]);
+        assert_eq!(culprit(&p).as_deref(), Some("app::handler"));
+        // The heaviest stack wins, even when split across samples.
+        let p = synthetic(&[
+            (&[("a", user, APP)], 3),
+            (&[("b", user, APP)], 4),
+            (&[("a", user, APP)], 3),
+        ]);
+        assert_eq!(culprit(&p).as_deref(), Some("a"));
+        // A closure named as line tables name it (no function) gets its place.
+        let p = synthetic(&[(
+            &[
+                ("with_capacity_in<u8, alloc::alloc::Global>", raw_vec, APP),
+                ("{closure#0}", user, APP),
+                ("fold<…>", core_file, APP),
+                ("heap_spike_culprit", user, APP),
+                ("main", user, APP),
+            ],
+            5,
+        )]);
+        assert_eq!(culprit(&p).as_deref(), Some("{closure#0} at main.rs:1"));
+    }
+
+    #[test]
+    fn foreign_sources() {
+        for f in [
+            "/rustc/abc/library/std/src/thread/mod.rs",
+            "/home/u/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/lib/rustlib/src/rust/library/core/src/ops/function.rs",
+            "/opt/cargo/registry/src/index.crates.io-1949cf8c6b5b557f/hashbrown-0.15.2/src/map.rs",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src/dump/cpu.rs"),
+            "/x/vendor/holmes-runtime/src/symbol.rs",
+            "/rust/deps/hashbrown-0.16.1/src/raw/alloc.rs",
+        ] {
+            assert!(is_foreign_source(f), "{f}");
+        }
+        for f in [
+            "/srv/app/src/main.rs",
+            "/work/main/tests/scenarios/cpu_spike.rs",
+            "src/lib.rs",
+            "/srv/app/holmes-runtime-notes/src/x.rs",
+        ] {
+            assert!(!is_foreign_source(f), "{f}");
+        }
     }
 
     #[test]
