@@ -55,15 +55,66 @@ impl Object {
     }
 }
 
+/// One loaded object as the dynamic loader describes it, for the duration of a
+/// [`for_each_loaded`] callback.
+#[cfg(target_os = "linux")]
+pub(crate) struct Loaded<'a> {
+    /// Its name as the loader knows it (empty for the main executable).
+    pub name: String,
+    /// The load bias: add it to a `p_vaddr` for the runtime address.
+    pub bias: usize,
+    /// Its program headers.
+    pub phdrs: &'a [libc::Elf64_Phdr],
+}
+
+/// Calls `f` with every loaded object, the main executable first. Takes the dynamic
+/// loader's lock (`dl_iterate_phdr`): never from a signal handler or the allocator.
+#[cfg(target_os = "linux")]
+pub(crate) fn for_each_loaded(mut f: impl FnMut(&Loaded<'_>)) {
+    unsafe extern "C" fn each(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: `info` is valid for this call (dl_iterate_phdr's contract); `data` is
+        // the `&mut dyn FnMut` passed below, alive for the whole iteration.
+        let (info, f) = unsafe { (&*info, &mut *data.cast::<&mut dyn FnMut(&Loaded<'_>)>()) };
+        let phdrs: &[libc::Elf64_Phdr] = if info.dlpi_phdr.is_null() {
+            &[]
+        } else {
+            // SAFETY: `dlpi_phdr` points to `dlpi_phnum` program headers.
+            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) }
+        };
+        let name = if info.dlpi_name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: a NUL-terminated string owned by the loader.
+            unsafe { std::ffi::CStr::from_ptr(info.dlpi_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        f(&Loaded {
+            name,
+            bias: info.dlpi_addr as usize,
+            phdrs,
+        });
+        0
+    }
+    let mut f: &mut dyn FnMut(&Loaded<'_>) = &mut f;
+    // SAFETY: the callback reads what the loader passes and calls `f`.
+    unsafe {
+        libc::dl_iterate_phdr(
+            Some(each),
+            (&mut f as *mut &mut dyn FnMut(&Loaded<'_>)).cast(),
+        );
+    }
+}
+
 /// The executable segments of every loaded object, the main executable's first.
 #[cfg(target_os = "linux")]
 pub fn loaded() -> Vec<Object> {
     let mut out: Vec<Object> = Vec::new();
-    // SAFETY: the callback only reads the `dl_phdr_info` it is given, for the duration
-    // of the call, and `data` is the `Vec` above, alive for the whole call.
-    unsafe {
-        libc::dl_iterate_phdr(Some(each_object), (&mut out as *mut Vec<Object>).cast());
-    }
+    for_each_loaded(|o| add_segments(&mut out, o));
     if let Some(first) = out.first().map(|o| o.path.clone()) {
         if first.is_empty() {
             let exe = main_executable_path();
@@ -94,52 +145,32 @@ fn main_executable_path() -> String {
     }
 }
 
+/// Appends the executable segments of `o` to `out` (the first object is the main one).
 #[cfg(target_os = "linux")]
-unsafe extern "C" fn each_object(
-    info: *mut libc::dl_phdr_info,
-    _size: libc::size_t,
-    data: *mut libc::c_void,
-) -> libc::c_int {
-    // SAFETY: `data` is the `Vec<Object>` passed by `loaded`, and `info` is valid for
-    // this call (dl_iterate_phdr's contract).
-    let (out, info) = unsafe { (&mut *data.cast::<Vec<Object>>(), &*info) };
+fn add_segments(out: &mut Vec<Object>, o: &Loaded<'_>) {
     let is_main = out.is_empty();
-    // SAFETY: `dlpi_phdr` points to `dlpi_phnum` program headers.
-    let phdrs: &[libc::Elf64_Phdr] = if info.dlpi_phdr.is_null() {
-        &[]
-    } else {
-        unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) }
-    };
-    let base = info.dlpi_addr as usize;
-    let path = if info.dlpi_name.is_null() {
-        String::new()
-    } else {
-        // SAFETY: a NUL-terminated string owned by the loader.
-        unsafe { std::ffi::CStr::from_ptr(info.dlpi_name) }
-            .to_string_lossy()
-            .into_owned()
-    };
-    let build_id = phdrs
+    let build_id = o
+        .phdrs
         .iter()
         .filter(|p| p.p_type == libc::PT_NOTE)
         .find_map(|p| {
-            let at = base.wrapping_add(p.p_vaddr as usize);
+            let at = o.bias.wrapping_add(p.p_vaddr as usize);
             // SAFETY: a PT_NOTE segment lies inside a loaded, readable PT_LOAD segment
             // of this object (the loader mapped it), `p_filesz` bytes long.
             let notes = unsafe { std::slice::from_raw_parts(at as *const u8, p.p_filesz as usize) };
             gnu_build_id(notes)
         })
         .unwrap_or_default();
-    for p in phdrs {
+    for p in o.phdrs {
         if p.p_type != libc::PT_LOAD || p.p_flags & libc::PF_X == 0 || p.p_memsz == 0 {
             continue;
         }
-        let start = base.wrapping_add(p.p_vaddr as usize);
+        let start = o.bias.wrapping_add(p.p_vaddr as usize);
         out.push(Object {
             start,
             limit: start.wrapping_add(p.p_memsz as usize),
             offset: p.p_offset,
-            path: path.clone(),
+            path: o.name.clone(),
             build_id: build_id.clone(),
             is_main,
         });
@@ -152,12 +183,11 @@ unsafe extern "C" fn each_object(
             start: 0,
             limit: 0,
             offset: 0,
-            path,
+            path: o.name.clone(),
             build_id,
             is_main: true,
         });
     }
-    0
 }
 
 /// The descriptor of the `NT_GNU_BUILD_ID` note among ELF `notes`, in lowercase hex.

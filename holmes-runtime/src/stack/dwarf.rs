@@ -407,39 +407,17 @@ fn loader_counts() -> (u64, u64) {
 
 /// Calls `f` with every loaded object.
 fn for_each_object(mut f: impl FnMut(Object)) {
-    unsafe extern "C" fn each(
-        info: *mut libc::dl_phdr_info,
-        _size: libc::size_t,
-        data: *mut libc::c_void,
-    ) -> libc::c_int {
-        // SAFETY: the C library passes a valid info; `data` is the `&mut dyn FnMut`
-        // below.
-        let (info, f) = unsafe { (&*info, &mut *(data as *mut &mut dyn FnMut(Object))) };
-        let phdrs: &[libc::Elf64_Phdr] = if info.dlpi_phdr.is_null() {
-            &[]
-        } else {
-            // SAFETY: `dlpi_phnum` program headers at `dlpi_phdr`.
-            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) }
-        };
-        let bias = info.dlpi_addr as usize;
-        let name = if info.dlpi_name.is_null() {
-            String::new()
-        } else {
-            // SAFETY: a NUL-terminated string owned by the loader.
-            unsafe { std::ffi::CStr::from_ptr(info.dlpi_name) }
-                .to_string_lossy()
-                .into_owned()
-        };
+    crate::objects::for_each_loaded(|l| {
         let mut o = Object {
-            name,
-            bias,
+            name: l.name.clone(),
+            bias: l.bias,
             range: (usize::MAX, 0),
             text: None,
             eh_frame_hdr: None,
             loads: Vec::new(),
         };
-        for p in phdrs {
-            let start = bias.wrapping_add(p.p_vaddr as usize);
+        for p in l.phdrs {
+            let start = l.bias.wrapping_add(p.p_vaddr as usize);
             let end = start.wrapping_add(p.p_memsz as usize);
             match p.p_type {
                 libc::PT_LOAD => {
@@ -459,11 +437,7 @@ fn for_each_object(mut f: impl FnMut(Object)) {
         if o.range.0 < o.range.1 {
             f(o);
         }
-        0
-    }
-    let mut f: &mut dyn FnMut(Object) = &mut f;
-    // SAFETY: the callback reads what the C library passes and calls `f`.
-    unsafe { libc::dl_iterate_phdr(Some(each), (&mut f as *mut &mut dyn FnMut(Object)).cast()) };
+    });
 }
 
 #[cfg(test)]
