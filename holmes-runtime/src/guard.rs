@@ -304,6 +304,7 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         }
     };
 
+    let (warm_tx, warming) = bounded::<()>(0);
     let dumper = Dumper {
         writer,
         cores: limits.cores,
@@ -313,10 +314,15 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         reports,
         #[cfg(feature = "tokio")]
         tokio_handle: tokio_handle.clone(),
+        warming: Some(warming),
     };
     let mut threads = Vec::new();
     // Not a holmes thread that shutdown waits for: it only fills process-wide caches.
-    if let Err(e) = spawn("holmes-warmup", crate::dump::warm_up) {
+    // If it cannot be spawned, `warm_tx` is dropped here and the dumper does not wait.
+    if let Err(e) = spawn("holmes-warmup", move || {
+        crate::dump::warm_up();
+        drop(warm_tx);
+    }) {
         log::warn!(target: "holmes", "{e}; the first dump loads debug info itself");
     }
     let t = token();

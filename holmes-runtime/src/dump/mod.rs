@@ -195,6 +195,8 @@ pub(crate) struct Dumper {
     pub reports: Option<Arc<crate::report::ReportQueue>>,
     #[cfg(feature = "tokio")]
     pub tokio_handle: Option<tokio::runtime::Handle>,
+    /// Disconnected when the warm-up thread is done (see [`warm_up`]); `None` after.
+    pub warming: Option<Receiver<()>>,
 }
 
 /// A profile and how to present it.
@@ -221,11 +223,27 @@ impl Captured {
 }
 
 impl Dumper {
+    /// Waits until the warm-up thread is done, so that no capture competes with it
+    /// (its CPU would show in the first CPU profile, its lock slow the first
+    /// symbolization). False when shutdown came first.
+    fn warmed_up(&mut self) -> bool {
+        let Some(warming) = &self.warming else {
+            return true;
+        };
+        crossbeam_channel::select! {
+            recv(warming) -> _ => {}
+            recv(self.shutdown) -> _ => return false,
+        }
+        self.warming = None;
+        true
+    }
+
     /// The thread body: serve tasks until the channel closes or shutdown.
     pub fn run(mut self, tasks: Receiver<Task>) {
         loop {
             crossbeam_channel::select! {
                 recv(tasks) -> t => match t {
+                    Ok(_) if !self.warmed_up() => break,
                     Ok(Task::Dump(trigger)) => {
                         let kind = DumpKind::for_metric(trigger.metric);
                         if self.still_wanted(&trigger) && self.room_on_disk(&trigger) {
@@ -517,7 +535,8 @@ impl Dumper {
 #[inline(never)]
 /// Loads the symbolizer's process-wide caches (debug info: ~0.1–0.6 s) so that the first
 /// dump does not pay for it, and warns when stacks look truncated. Run at start on a
-/// thread of its own that nobody waits for: dropping a just-started guard stays quick.
+/// thread of its own that shutdown does not wait for (dropping a just-started guard
+/// stays quick); the dumper waits for it before its first capture.
 pub(crate) fn warm_up() {
     let mut sym = Symbolizer::new();
     #[cfg(target_os = "linux")]
