@@ -42,24 +42,6 @@ fn one_gib_untouched() -> Vec<u8> {
     Vec::with_capacity(1 << 30)
 }
 
-/// Sum of `field` over the entries whose stack has a frame named `func`.
-fn by_func(
-    snap: &HeapSnapshot,
-    sym: &mut Symbolizer,
-    func: &str,
-    field: fn(&halloc::HeapEntry) -> u64,
-) -> u64 {
-    snap.entries()
-        .iter()
-        .filter(|e| {
-            e.stack
-                .iter()
-                .any(|&ip| sym.resolve(ip, true).iter().any(|f| f.name.contains(func)))
-        })
-        .map(field)
-        .sum()
-}
-
 fn write(snap: &HeapSnapshot, sym: &mut Symbolizer, path: &Path) {
     let p = snap.to_profile(sym);
     std::fs::write(path, to_pprof_gz(&p).expect("encode")).expect("write profile");
@@ -108,7 +90,7 @@ fn estimates_match_truth_and_pprof_names_the_call_sites() {
     let base = halloc::snapshot();
     let held = retain_64mib_in_4k_blocks();
     let peak = halloc::snapshot();
-    let inuse = by_func(&peak, &mut sym, "retain_64mib_in_4k_blocks", |e| {
+    let inuse = common::by_func(&peak, &mut sym, "retain_64mib_in_4k_blocks", |e| {
         e.inuse_space
     });
     assert_estimate("64 MiB retained, inuse_space", inuse, 64 * MIB, 0.10);
@@ -131,11 +113,11 @@ fn estimates_match_truth_and_pprof_names_the_call_sites() {
     let before = halloc::snapshot();
     churn_1gib();
     let after = halloc::snapshot();
-    let a0 = by_func(&before, &mut sym, "churn_1gib", |e| e.alloc_space);
-    let a1 = by_func(&after, &mut sym, "churn_1gib", |e| e.alloc_space);
+    let a0 = common::by_func(&before, &mut sym, "churn_1gib", |e| e.alloc_space);
+    let a1 = common::by_func(&after, &mut sym, "churn_1gib", |e| e.alloc_space);
     let churned = a1 - a0;
     assert_estimate("1 GiB churn, alloc_space", churned, 1024 * MIB, 0.10);
-    let live = by_func(&after, &mut sym, "churn_1gib", |e| e.inuse_space);
+    let live = common::by_func(&after, &mut sym, "churn_1gib", |e| e.inuse_space);
     assert!(live < 4 * MIB, "churn freed everything, inuse {live}");
     let churn_path = dir.join("churn.pb.gz");
     write(&after, &mut sym, &churn_path);
@@ -145,7 +127,7 @@ fn estimates_match_truth_and_pprof_names_the_call_sites() {
     // 1 - e^-2048, weight 1.
     let big = one_gib_untouched();
     let snap = halloc::snapshot();
-    let inuse = by_func(&snap, &mut sym, "one_gib_untouched", |e| e.inuse_space);
+    let inuse = common::by_func(&snap, &mut sym, "one_gib_untouched", |e| e.inuse_space);
     assert_estimate("1 GiB allocation, inuse_space", inuse, 1024 * MIB, 0.01);
     let big_path = dir.join("big.pb.gz");
     write(&snap, &mut sym, &big_path);

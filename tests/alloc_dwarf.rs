@@ -45,18 +45,9 @@ fn dwarf_heap_samples_are_accurate_and_name_the_allocating_function() {
         "samples were walked by CFI"
     );
     let mut sym = Symbolizer::new();
-    let inuse: u64 = snap
-        .entries()
-        .iter()
-        .filter(|e| {
-            e.stack.iter().any(|&ip| {
-                sym.resolve(ip, true)
-                    .iter()
-                    .any(|f| f.name.contains("retain_64mib_walked_by_cfi"))
-            })
-        })
-        .map(|e| e.inuse_space)
-        .sum();
+    let inuse = common::by_func(&snap, &mut sym, "retain_64mib_walked_by_cfi", |e| {
+        e.inuse_space
+    });
     let mib = inuse as f64 / MIB as f64;
     assert!(
         (mib - 64.0).abs() <= 6.4,

@@ -63,18 +63,7 @@ fn trigger_fires_on_spike_and_peak_snapshot_names_it() {
     );
 
     let mut sym = Symbolizer::new();
-    let spike: u64 = peak
-        .entries()
-        .iter()
-        .filter(|e| {
-            e.stack.iter().any(|&ip| {
-                sym.resolve(ip, true)
-                    .iter()
-                    .any(|f| f.name.contains("spike_200mib_for_200ms"))
-            })
-        })
-        .map(|e| e.inuse_space)
-        .sum();
+    let spike = common::by_func(&peak, &mut sym, "spike_200mib_for_200ms", |e| e.inuse_space);
     // The trigger fired at ~100 MiB; the peak snapshot must have waited for the top.
     assert!(
         (180 * MIB..=220 * MIB).contains(&spike),

@@ -2,7 +2,9 @@
 //! 32 nested calls (the walk a sampled allocation does), in the same run.
 //!
 //! Run: `cargo bench -p holmes-runtime --bench walk`. Prints ns per walk (median of 21
-//! batches of 20 000 walks, warm caches), frames per walk and the ratio.
+//! batches of 20 000 walks, warm caches), frames per walk and the ratio, then the
+//! resident memory the DWARF walker added: its tables registry and every cache of its
+//! pool used once (RSS from `/proc/self/statm`, before and after).
 
 #[cfg(all(
     target_os = "linux",
@@ -27,6 +29,34 @@ fn main() {
         std::hint::black_box(t)
     }
 
+    fn rss_kib() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        pages * 4
+    }
+
+    let rss0 = rss_kib();
+    let prepared = stack::dwarf::prepare();
+    // Use every cache of the pool once: walks from as many threads at once.
+    std::thread::scope(|s| {
+        for _ in 0..stack::dwarf::CACHES {
+            s.spawn(|| {
+                let mut out = Stack::empty();
+                let (lo, hi) = stack::current_thread_bounds().expect("bounds");
+                for _ in 0..2000 {
+                    let regs = stack::dwarf::current_regs();
+                    // SAFETY: this thread's own live stack.
+                    unsafe { stack::dwarf::walk(regs, regs.sp.max(lo), hi, &mut out) };
+                }
+            });
+        }
+    });
+    let rss1 = rss_kib();
+
     let mut rows = Vec::new();
     for walk in [StackWalk::FramePointers, StackWalk::Dwarf] {
         let used = stack::choose(walk);
@@ -44,6 +74,13 @@ fn main() {
         println!("{:>16} {:>10.1} {:>8}", w.name(), ns, frames);
     }
     println!("DWARF / frame pointers: {:.2}x", rows[1].1 / rows[0].1);
+    println!(
+        "DWARF walker resident memory: +{} KiB ({} objects, {} with unwind tables, {} caches)",
+        rss1.saturating_sub(rss0),
+        prepared.modules,
+        prepared.with_tables,
+        stack::dwarf::CACHES
+    );
 }
 
 #[cfg(not(all(

@@ -145,3 +145,22 @@ pub unsafe fn check_pattern(p: *const u8, len: usize, seed: u8) {
         assert_eq!(b, seed.wrapping_add((i % 251) as u8), "byte {i} of {len}");
     }
 }
+
+/// Sum of `field` over the entries of a heap snapshot whose stack has a frame named
+/// `func`.
+pub fn by_func(
+    snap: &holmes_runtime::alloc::HeapSnapshot,
+    sym: &mut holmes_runtime::symbol::Symbolizer,
+    func: &str,
+    field: fn(&holmes_runtime::alloc::HeapEntry) -> u64,
+) -> u64 {
+    snap.entries()
+        .iter()
+        .filter(|e| {
+            e.stack
+                .iter()
+                .any(|&ip| sym.resolve(ip, true).iter().any(|f| f.name.contains(func)))
+        })
+        .map(field)
+        .sum()
+}
