@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 echo "machine: $(nproc) cores, $(uname -m), kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-for bench in sampler alloc cpu_profile threads idle; do
+for bench in sampler alloc cpu_profile threads walk idle; do
     echo
     echo "## $bench"
     cargo bench -q -p holmes-runtime --bench "$bench" 2>/dev/null

@@ -7,12 +7,22 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Path of a scenario binary declared as `[[example]]` in the root `Cargo.toml`.
-/// `cargo test` builds every example before it runs the tests.
+/// `cargo test` builds every example before it runs the tests. `HOLMES_SCENARIO_DIR`
+/// names another directory of them: CI runs scenario tests again against examples
+/// built the way users build (`--release`, no frame pointers, line tables only).
 pub fn scenario_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    // target/<profile>/deps/<test-binary> -> target/<profile>/examples/<name>
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let path = dir.join("examples").join(name);
+    let dir = match std::env::var_os("HOLMES_SCENARIO_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let exe = std::env::current_exe().expect("current_exe");
+            // target/<profile>/deps/<test-binary> -> target/<profile>/examples/<name>
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("target dir")
+                .join("examples")
+        }
+    };
+    let path = dir.join(name);
     assert!(
         path.exists(),
         "scenario binary {} not built (run the tests with `cargo test`)",

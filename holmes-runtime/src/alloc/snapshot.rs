@@ -68,7 +68,7 @@ impl HeapSnapshot {
     /// `alloc_objects/count`, `alloc_space/bytes`, `inuse_objects/count`,
     /// `inuse_space/bytes`, period type `space/bytes` with the sample rate as period,
     /// `inuse_space` shown by default. Symbolizes through `sym` (call it on the dumper
-    /// thread). The innermost frames of the allocation machinery ([`is_alloc_frame`]:
+    /// thread). The innermost frames of the allocation machinery (`is_alloc_frame`:
     /// this allocator, the `__rust_alloc` shims, `alloc::alloc`, `RawVec`, the
     /// allocating constructors of `Vec`/`Box`) are dropped, inlined ones included, so
     /// the innermost frame — pprof's flat column — is the code that asked for memory
