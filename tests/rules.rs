@@ -43,13 +43,22 @@ fn mem_rule_dumps_a_heap_profile_led_by_the_1gib_handler() {
         .into_iter()
         .find(|p| !p.to_string_lossy().ends_with(".base.pb.gz"))
         .expect("heap dump");
-    let top = common::pprof_top_functions(&heap, &["-sample_index=inuse_space"], 3);
+    // Flat lands on the std method the handler called (`vec!`'s `from_elem`, inlined
+    // into it in a release build) or on the handler; the handler carries it all.
+    let top = common::pprof_top_functions(&heap, &["-sample_index=inuse_space", "-cum"], 30);
     assert!(
         top.iter().any(|f| f.contains("make_1gb_handler")),
         "{top:?}"
     );
     let text = common::pprof(&["-top", "-sample_index=inuse_space"], &heap);
     assert!(text.contains("GB") || text.contains("MB"), "{text}");
+    let stem = heap.to_string_lossy().trim_end_matches(".pb.gz").to_owned();
+    let txt = std::fs::read_to_string(format!("{stem}.txt")).expect("text dump");
+    let culprit = txt.lines().find(|l| l.starts_with("culprit: "));
+    assert!(
+        culprit.is_some_and(|l| l.contains("make_1gb_handler")),
+        "{txt}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
