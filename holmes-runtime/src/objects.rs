@@ -115,12 +115,11 @@ pub(crate) fn for_each_loaded(mut f: impl FnMut(&Loaded<'_>)) {
 pub fn loaded() -> Vec<Object> {
     let mut out: Vec<Object> = Vec::new();
     for_each_loaded(|o| add_segments(&mut out, o));
-    if let Some(first) = out.first().map(|o| o.path.clone()) {
-        if first.is_empty() {
-            let exe = main_executable_path();
-            for o in out.iter_mut().filter(|o| o.is_main) {
-                o.path.clone_from(&exe);
-            }
+    // glibc names the executable "", musl "/proc/self/exe": name its file.
+    let exe = main_executable_path();
+    if !exe.is_empty() {
+        for o in out.iter_mut().filter(|o| o.is_main) {
+            o.path.clone_from(&exe);
         }
     }
     out
@@ -288,9 +287,9 @@ mod tests {
             seg.offset & !(page as u64 - 1),
             "{line}"
         );
-        // libc is a system object.
+        // A shared C library is a system object (a static one, musl's, is the executable).
         let libc_addr = libc::getpid as *const () as usize;
-        if let Some(l) = objects.iter().find(|o| o.contains(libc_addr)) {
+        if let Some(l) = objects.iter().find(|o| o.contains(libc_addr) && !o.is_main) {
             assert!(l.is_system(), "{l:?}");
         }
     }
