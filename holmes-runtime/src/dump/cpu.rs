@@ -59,6 +59,7 @@ use crossbeam_channel::Receiver;
 use pprof::protos::Profile;
 
 use super::profile::ProfileBuilder;
+use super::sigaction;
 use crate::stack::{self, Stack};
 use crate::symbol::Symbolizer;
 
@@ -317,42 +318,27 @@ impl Errno {
 }
 
 fn on_sigprof_address() -> libc::sighandler_t {
-    on_sigprof as extern "C" fn(_, _, _) as libc::sighandler_t
+    sigaction::address(on_sigprof)
 }
 
 /// The current `SIGPROF` handler.
 fn current_handler() -> Result<libc::sighandler_t, CpuError> {
-    // SAFETY: querying the disposition into a zeroed (valid) struct.
-    unsafe {
-        let mut now: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(libc::SIGPROF, std::ptr::null(), &mut now) != 0 {
-            return Err(os_error("sigaction(SIGPROF)"));
-        }
-        Ok(now.sa_sigaction)
-    }
+    sigaction::current(libc::SIGPROF).map_err(|source| CpuError::Os {
+        call: "sigaction(SIGPROF)",
+        source,
+    })
 }
 
 /// Makes holmes' handler the `SIGPROF` handler, over `SIG_DFL` or `SIG_IGN` only. It is
 /// never uninstalled (see the module docs).
 fn ensure_installed() -> Result<(), CpuError> {
-    let h = current_handler()?;
-    if h == on_sigprof_address() {
-        return Ok(());
-    }
-    if h != libc::SIG_DFL && h != libc::SIG_IGN {
-        return Err(CpuError::SignalInUse);
-    }
-    // SAFETY: plain-data sigaction struct; the handler follows the rules above.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_sigprof_address();
-        sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-        libc::sigemptyset(&mut sa.sa_mask);
-        if libc::sigaction(libc::SIGPROF, &sa, std::ptr::null_mut()) != 0 {
-            return Err(os_error("sigaction(SIGPROF)"));
-        }
-    }
-    Ok(())
+    sigaction::ensure(libc::SIGPROF, on_sigprof, true).map_err(|r| match r {
+        sigaction::Refused::InUse => CpuError::SignalInUse,
+        sigaction::Refused::Os(source) => CpuError::Os {
+            call: "sigaction(SIGPROF)",
+            source,
+        },
+    })
 }
 
 fn itimerval(period_us: i64) -> libc::itimerval {

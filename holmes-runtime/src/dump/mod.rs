@@ -9,6 +9,8 @@
 #[cfg(target_os = "linux")]
 pub mod cpu;
 pub mod profile;
+#[cfg(target_os = "linux")]
+mod sigaction;
 #[cfg(feature = "tokio")]
 pub mod tasks;
 pub mod threads;

@@ -490,37 +490,13 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
 /// would kill the process). A handler the host installed meanwhile, or `SIG_IGN`, is not
 /// replaced: the capture refuses with [`CaptureError::SignalInUse`].
 fn ensure_installed() -> Result<(), CaptureError> {
-    let sig = dump_signal();
-    let ours = on_dump_signal as extern "C" fn(_, _, _) as libc::sighandler_t;
-    // SAFETY: sigaction is plain data; zeroed is a valid initial value.
-    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-    // SAFETY: querying the current action with a null new action.
-    if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0 {
-        return Err(CaptureError::InstallHandler {
-            signal: sig,
-            source: io::Error::last_os_error(),
-        });
-    }
-    if old.sa_sigaction == ours {
-        return Ok(());
-    }
-    if old.sa_sigaction != libc::SIG_DFL {
-        return Err(CaptureError::SignalInUse { signal: sig });
-    }
-    // SAFETY: as above.
-    let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
-    new.sa_sigaction = ours;
-    new.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-    // SAFETY: sa_mask is a valid sigset_t to initialise.
-    unsafe { libc::sigemptyset(&mut new.sa_mask) };
-    // SAFETY: installing a valid SA_SIGINFO handler for a real-time signal.
-    if unsafe { libc::sigaction(sig, &new, std::ptr::null_mut()) } != 0 {
-        return Err(CaptureError::InstallHandler {
-            signal: sig,
-            source: io::Error::last_os_error(),
-        });
-    }
-    Ok(())
+    let signal = dump_signal();
+    crate::dump::sigaction::ensure(signal, on_dump_signal, false).map_err(|r| match r {
+        crate::dump::sigaction::Refused::InUse => CaptureError::SignalInUse { signal },
+        crate::dump::sigaction::Refused::Os(source) => {
+            CaptureError::InstallHandler { signal, source }
+        }
+    })
 }
 
 fn send(pid: i32, uid: libc::uid_t, tid: u32, sig: i32, value: usize) -> io::Result<()> {
