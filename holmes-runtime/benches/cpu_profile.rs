@@ -61,8 +61,6 @@ fn main() {
         eprintln!("stacks walked by {:?}", holmes_runtime::stack::choose(w));
     }
     let (_keep, rx) = crossbeam_channel::bounded::<()>(0);
-    let mut sym = Symbolizer::new();
-    cpu::warm_up(&mut sym);
     let _ = timed(); // warm caches
     let (mut plain, mut profiled) = (Vec::new(), Vec::new());
     let mut samples = 0usize;

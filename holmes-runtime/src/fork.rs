@@ -9,8 +9,9 @@
 //! - the CPU capture (lock, buffer, in-handler count) and the thread-dump capture (lock
 //!   and slot pool), so that captures work in the child;
 //! - the heap rule's peak trigger, disarmed until the child's own holmes arms it;
-//! - the symbolizer: if a holmes thread was inside `backtrace` at the fork, its lock is
-//!   lost to the child, whose dumps then name frames by address (see `crate::symbol`).
+//! - outside Linux, the symbolizer: if a holmes thread was inside `backtrace` at the
+//!   fork, its lock is lost to the child, whose dumps then name frames by address (see
+//!   `crate::symbol`; on Linux the symbolizer has no global state).
 //!
 //! The allocator needs nothing: it holds no lock (its table and buckets are atomics;
 //! a record a parent thread was writing at the fork is at worst one lost sample).
@@ -48,5 +49,6 @@ extern "C" fn in_child() {
     crate::dump::cpu::reset_after_fork();
     crate::dump::threads::reset_after_fork();
     crate::alloc::disarm_trigger_after_fork();
+    #[cfg(not(target_os = "linux"))]
     crate::symbol::reset_after_fork();
 }

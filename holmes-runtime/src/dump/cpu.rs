@@ -394,12 +394,6 @@ fn disarm_timer() -> bool {
     false
 }
 
-/// Resolves one address, so that the symbolizer's debug-info loading (~100 ms) is paid
-/// at start-up instead of when a spike is caught.
-pub fn warm_up(sym: &mut Symbolizer) {
-    let _ = sym.resolve(warm_up as *const () as usize + 1, false);
-}
-
 /// Profiles the process for `duration`, or until `shutdown` is disconnected.
 pub fn capture(
     duration: Duration,

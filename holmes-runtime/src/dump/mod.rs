@@ -3,7 +3,8 @@
 //!
 //! The sampler hands triggers over a bounded channel with `try_send` and never waits;
 //! the dumper captures the matching profile (one CPU capture at a time: CPU profiling is
-//! process-wide), symbolizes it with a cached symbolizer, writes the files and logs the
+//! process-wide), symbolizes it (the symbolizer's tables are released when no dump came for
+//! [`SYMBOLS_KEPT`]), writes the files and logs the
 //! event at warn level under target `holmes`.
 
 #[cfg(target_os = "linux")]
@@ -185,6 +186,11 @@ pub(crate) enum Task {
     },
 }
 
+/// How long the dumper keeps the symbolizer's tables after a dump (see
+/// [`Symbolizer::release`]): long enough for the next dump of a burst, short enough
+/// that between incidents symbolization holds no memory.
+pub const SYMBOLS_KEPT: Duration = Duration::from_secs(10);
+
 /// Everything the dumper thread owns.
 pub(crate) struct Dumper {
     pub writer: DumpWriter,
@@ -240,9 +246,16 @@ impl Dumper {
         true
     }
 
-    /// The thread body: serve tasks until the channel closes or shutdown.
+    /// The thread body: serve tasks until the channel closes or shutdown. The
+    /// symbolizer's tables serve the dumps of one burst (a cascade, a flapping rule)
+    /// and are released once no dump came for [`SYMBOLS_KEPT`].
     pub fn run(mut self, tasks: Receiver<Task>) {
         loop {
+            let keep = if self.sym.is_released() {
+                Duration::from_secs(24 * 3600)
+            } else {
+                SYMBOLS_KEPT
+            };
             crossbeam_channel::select! {
                 recv(tasks) -> t => match t {
                     Ok(_) if !self.warmed_up() => break,
@@ -269,6 +282,7 @@ impl Dumper {
                     Err(_) => break,
                 },
                 recv(self.shutdown) -> _ => break,
+                default(keep) => self.sym.release(),
             }
         }
     }
@@ -531,22 +545,24 @@ impl Dumper {
     }
 }
 
-/// Walks this (dumper) thread's own stack: with frame pointers the walk reaches the
-/// thread's start routine; without them it stops within a frame or two, and so would
-/// every stack holmes captures. Returns the warning to log, if any.
-#[inline(never)]
-/// Loads the symbolizer's process-wide caches (debug info: ~0.1–0.6 s) so that the first
-/// dump does not pay for it, and warns when stacks look truncated. Run at start on a
-/// thread of its own that shutdown does not wait for (dropping a just-started guard
-/// stays quick); the dumper waits for it before its first capture.
+/// Checks, at start on a thread of its own that shutdown does not wait for (dropping a
+/// just-started guard stays quick), what this build's stacks will look like, and logs
+/// what a person should know: stacks that look truncated ([`frame_pointer_check`]), an
+/// executable without line tables ([`NO_LINE_TABLES`]). The dumper waits for it before
+/// its first capture.
 pub(crate) fn warm_up() {
-    let mut sym = Symbolizer::new();
-    #[cfg(target_os = "linux")]
-    cpu::warm_up(&mut sym);
-    if let Some(warning) = frame_pointer_check(&mut sym) {
+    if let Some(warning) = frame_pointer_check(&mut Symbolizer::new()) {
         log::warn!(target: "holmes", "{warning}");
     }
+    if Symbolizer::executable_has_line_tables() == Some(false) {
+        log::warn!(target: "holmes", "{NO_LINE_TABLES}");
+    }
 }
+
+/// Said at start and in every dump's header when the executable has no line tables.
+pub const NO_LINE_TABLES: &str = "built without line tables: inlined functions are attributed \
+to their callers and frames have no file:line; set `[profile.release] debug = \"line-tables-only\"` \
+(a larger binary, no run-time cost)";
 
 /// A warning when the stacks holmes records look truncated: only possible with the
 /// frame-pointer walker on code built without frame pointers. Judged without symbols
@@ -617,6 +633,9 @@ fn text_header(e: &DumpEvent) -> String {
         h.push_str(&format!(
             "culprit: {c} (innermost frame of the heaviest stack in the program's own code: not std, dependencies, system libraries or holmes)\n"
         ));
+    }
+    if Symbolizer::executable_has_line_tables() == Some(false) {
+        h.push_str(&format!("symbols: {NO_LINE_TABLES}\n"));
     }
     h.push_str(&format!(
         "stacks: walked by {}{}\n",

@@ -441,13 +441,10 @@ mod tests {
         let mut s = Stack::empty();
         level1(&mut s);
         assert!(s.len() >= 3, "stack too short: {s:?}");
+        let mut sym = crate::symbol::Symbolizer::new();
         let mut names = Vec::new();
         for &ip in s.ips().iter().take(6) {
-            backtrace::resolve((ip - 1) as *mut _, |sym| {
-                if let Some(n) = sym.name() {
-                    names.push(n.to_string());
-                }
-            });
+            names.extend(sym.resolve(ip, true).iter().map(|f| f.name.clone()));
         }
         let joined = names.join(" | ");
         for f in ["level3", "level2", "level1"] {
