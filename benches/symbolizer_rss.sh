@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # What holmes' symbolization costs in resident memory, on the demo service built the way
-# a user ships it (`--release`, `debug = "line-tables-only"`, no frame pointers): the
-# service's RSS once started, after its first CPU and thread dumps, the highest RSS
-# while dumping (VmHWM) and after 50 dumps. Each dump symbolizes a CPU profile of a
-# spinning thread or the stacks of every thread.
+# a user ships it (`--release`, `debug = "line-tables-only"`, no frame pointers): its RSS
+# once started, right after an incident's 12 dumps (a CPU profile of a spinning thread,
+# thread dumps: every frame symbolized), the highest RSS so far (VmHWM), and 12 s later.
 #
 #   benches/symbolizer_rss.sh                  # builds examples/http_service, measures it
 #   benches/symbolizer_rss.sh <http_service>   # measures a binary built elsewhere (an
@@ -19,29 +18,33 @@ if [ -z "$bin" ]; then
 fi
 dir=$(mktemp -d)
 log="$dir/stderr"
-trap 'kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
-# Every tick after the warm-up fires the CPU rule (a spinning thread: 100 % > abs 5 %)
-# and the threads rule (abs 1): one CPU profile of 200 ms and one thread dump per
-# ~300 ms cooldown.
+trap 'kill "$pid" 2>/dev/null; [ -n "${HOLMES_KEEP_LOG:-}" ] && cp "$log" "$HOLMES_KEEP_LOG"; rm -rf "$dir"' EXIT
+# One incident: after the warm-up every tick fires the CPU rule (a spinning thread: 100 %
+# > abs 5 %; then its 5 min cooldown), the threads rule (abs 1; 10 min cooldown) and the
+# tasks rule (abs 1 alive task; the thread dump that stands in for task dumps in this
+# build) every 300 ms until its limit of 10 dumps an hour: 12 dumps in a few seconds.
 PORT=0 RUST_LOG=holmes=info HOLMES_INTERVAL=100ms HOLMES_DUMP_DIR="$dir/dumps" \
-    HOLMES_CPU=1,1,5 HOLMES_THREADS=1,1,1 HOLMES_MEM=off HOLMES_HEAP=off HOLMES_TASKS=off \
-    HOLMES_COOLDOWN=300ms HOLMES_CPU_PROFILE=200ms \
+    HOLMES_CPU=1,1,5 HOLMES_THREADS=1,1,1 HOLMES_TASKS=1,1,1 HOLMES_MEM=off HOLMES_HEAP=off \
+    HOLMES_COOLDOWN=300ms HOLMES_CPU_PROFILE=1s \
     "$bin" >"$dir/stdout" 2>"$log" &
 pid=$!
 rss() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
-dumps() { grep -c 'dump #' "$log" || true; }
+dumps() { grep -c 'dump [a-z]* #' "$log" || true; }
 for _ in $(seq 100); do
     grep -q 'listening on' "$dir/stdout" 2>/dev/null && break
     sleep 0.1
 done
 port=$(sed -n 's|listening on http://127.0.0.1:||p' "$dir/stdout")
-sleep 0.5 # the warm-up thread's checks
+sleep 0.5 # the warm-up thread's checks; the rules arm after 10 ticks (1 s)
 echo "binary: $bin ($(du -m "$bin" | cut -f1) MB)"
-echo "started:            RSS $(rss VmRSS) MiB"
+echo "started:                         RSS $(rss VmRSS) MiB"
 exec 3<>"/dev/tcp/127.0.0.1/$port"
 printf 'GET /cpuex HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
-until [ "$(dumps)" -ge 2 ]; do sleep 0.05; done
-sleep 0.1 # the dumper releases its symbolizer after logging
-echo "after 2 dumps:      RSS $(rss VmRSS) MiB"
-until [ "$(dumps)" -ge 50 ]; do sleep 0.1; done
-echo "after 50 dumps:     RSS $(rss VmRSS) MiB, highest while dumping (VmHWM) $(rss VmHWM) MiB"
+for _ in $(seq 300); do
+    [ "$(dumps)" -ge 12 ] && break
+    sleep 0.1
+done
+sleep 0.2
+echo "after $(dumps) dumps:                 RSS $(rss VmRSS) MiB (highest so far, VmHWM: $(rss VmHWM) MiB)"
+sleep 12
+echo "12 s after the last dump:        RSS $(rss VmRSS) MiB"

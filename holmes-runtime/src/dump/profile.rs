@@ -675,17 +675,25 @@ pub fn culprit(p: &protos::Profile) -> Option<String> {
     let (_, (_, frames)) = by_stack
         .into_iter()
         .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then_with(|| b.0.cmp(&a.0)))?;
-    let f = frames.into_iter().find(FrameInfo::is_users)?;
+    let at = frames.iter().position(FrameInfo::is_users)?;
+    let f = frames[at];
     // Line tables name a closure or async body `{closure#0}`, `{async_fn#0}`, without
     // its function (and a tail call may have removed that function's frame): say
-    // where it is.
+    // where it is, and in which of the program's functions it ran.
     if f.name.starts_with('{') && !f.file.is_empty() {
         let base = f.file.rsplit(['/', '\\']).next().unwrap_or(f.file);
-        return Some(if f.line > 0 {
+        let mut out = if f.line > 0 {
             format!("{} at {base}:{}", f.name, f.line)
         } else {
             format!("{} in {base}", f.name)
-        });
+        };
+        if let Some(outer) = frames[at + 1..]
+            .iter()
+            .find(|o| o.is_users() && !o.name.starts_with('{'))
+        {
+            out.push_str(&format!(" in {}", outer.name));
+        }
+        return Some(out);
     }
     Some(f.name.to_owned())
 }
@@ -1187,7 +1195,10 @@ mod tests {
             ],
             5,
         )]);
-        assert_eq!(culprit(&p).as_deref(), Some("{closure#0} at main.rs:1"));
+        assert_eq!(
+            culprit(&p).as_deref(),
+            Some("{closure#0} at main.rs:1 in heap_spike_culprit")
+        );
     }
 
     #[test]

@@ -8,11 +8,11 @@
 //! - A [`Symbolizer`] holds nothing until its first [`resolve`](Symbolizer::resolve).
 //!   Then (on Linux) it maps the files of the loaded objects read-only as it needs them
 //!   and keeps, per file, an index of its function symbols and, when the file has DWARF,
-//!   an `addr2line` context that parses a compile unit's line table and inline tree only
-//!   when an address in it is asked for. [`release`](Symbolizer::release) drops all of
-//!   it: the dumper calls it once no dump came for a few seconds, so between incidents
-//!   holmes' symbolization holds no memory at all; during one it holds what the dumps'
-//!   addresses touched (mapped file pages and parsed units; measured by
+//!   its address-to-unit table; a compile unit's functions and line rows are parsed
+//!   when an address in it is asked for, at most `dwarf::UNITS_KEPT` units at a time.
+//!   [`release`](Symbolizer::release) drops all of it: the dumper calls it once no dump
+//!   came for a few seconds, so between incidents holmes' symbolization holds no memory
+//!   at all; during one it holds what the dumps' addresses touched (measured by
 //!   `benches/symbolizer_rss.sh`).
 //! - Names: the function containing an address is named by the object's symbol table
 //!   (`.symtab`, else `.dynsym`), demangled, qualified (`crate::module::function`,
@@ -36,7 +36,8 @@
 //! +100 MiB with full debug info), follows debug links into `/usr/lib/debug` at the
 //! moment a dump fires, names frames by the DWARF's unqualified names in line-tables
 //! builds, and holds a global lock a `fork()` can leave locked. The parsing itself is
-//! the `object`, `gimli` and `addr2line` crates' (the ones `backtrace` uses).
+//! the `object` and `gimli` crates' (the ones `backtrace` uses; see `dwarf` for why not
+//! `addr2line`'s).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,6 +68,9 @@ impl Frame {
         }
     }
 }
+
+/// Addresses a [`Symbolizer`] remembers at most (a few MiB); beyond, it starts over.
+const MAX_CACHED: usize = 16_384;
 
 /// Address-to-frames resolver with a cache, released by [`release`](Self::release)
 /// (see the [module docs](self)). One per dumper thread; it is `Send`, so it can be
@@ -103,6 +107,9 @@ impl Symbolizer {
             frames.push(Frame::unnamed(addr));
         }
         let frames: Arc<[Frame]> = frames.into();
+        if self.cache.len() >= MAX_CACHED {
+            self.cache.clear();
+        }
         self.cache.insert(lookup, frames.clone());
         frames
     }
@@ -163,6 +170,15 @@ impl Symbolizer {
     }
 }
 
+/// A symbol demangled without its hash (`crate::module::function`); a C name as it is.
+#[cfg(target_os = "linux")]
+fn demangle(name: &str) -> String {
+    match rustc_demangle::try_demangle(name) {
+        Ok(d) => format!("{d:#}"),
+        Err(_) => name.to_owned(),
+    }
+}
+
 /// In the child of a `fork()` (see `crate::fork`). Async-signal-safe: atomics only.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn reset_after_fork() {
@@ -211,6 +227,9 @@ mod other {
 }
 
 #[cfg(target_os = "linux")]
+mod dwarf;
+
+#[cfg(target_os = "linux")]
 mod elf {
     //! The Linux symbolizer: ELF files mapped read-only, their symbol tables and DWARF.
 
@@ -224,7 +243,7 @@ mod elf {
     use super::Frame;
     use crate::objects::Object;
 
-    type Slice = gimli::EndianSlice<'static, gimli::RunTimeEndian>;
+    use super::dwarf::{Dwarf, Slice};
 
     /// The loaded objects' segments and, opened as asked for, their files.
     pub(super) struct Objects {
@@ -269,7 +288,7 @@ mod elf {
                 .or_insert_with(|| File::open(Path::new(key), &seg.build_id).map(Box::new));
             let first = out.len();
             let mut at = (addr - seg.start) as u64 + seg.offset;
-            if let Some(file) = file {
+            if let Some(file) = file.as_deref_mut() {
                 if let Some(svma) = file.svma(seg, addr) {
                     file.frames(svma, out);
                     at = svma;
@@ -300,7 +319,7 @@ mod elf {
     /// into `map` and `owned` and must not outlive them: the fields drop in declaration
     /// order, so both go before what they borrow, and nothing hands them out.
     pub(super) struct File {
-        dwarf: Option<addr2line::Context<Slice>>,
+        dwarf: Option<Dwarf>,
         symbols: Vec<Symbol>,
         /// `(p_offset, p_vaddr)` of each `PT_LOAD` segment.
         loads: Vec<(u64, u64)>,
@@ -361,7 +380,7 @@ mod elf {
                     Ok(gimli::EndianSlice::new(bytes, endian))
                 })
                 .ok();
-                dwarf.and_then(|d| addr2line::Context::from_dwarf(d).ok())
+                dwarf.and_then(Dwarf::new)
             } else {
                 None
             };
@@ -382,27 +401,11 @@ mod elf {
 
         /// The frames at `svma`, innermost first: DWARF's inline chain, its outermost
         /// (the function the code is in) named by the symbol table.
-        fn frames(&self, svma: u64, out: &mut Vec<Frame>) {
+        fn frames(&mut self, svma: u64, out: &mut Vec<Frame>) {
             let symbol = self.symbol(svma);
             let first = out.len();
-            if let Some(ctx) = &self.dwarf {
-                if let Ok(mut it) = ctx.find_frames(svma).skip_all_loads() {
-                    while let Ok(Some(f)) = it.next() {
-                        let name = f
-                            .function
-                            .as_ref()
-                            .and_then(|n| n.demangle().ok())
-                            .map(Cow::into_owned);
-                        let (file, line) = f
-                            .location
-                            .map_or((None, None), |l| (l.file.map(str::to_owned), l.line));
-                        out.push(Frame {
-                            name: name.unwrap_or_default(),
-                            file,
-                            line,
-                        });
-                    }
-                }
+            if let Some(dwarf) = &mut self.dwarf {
+                dwarf.frames(svma, out);
             }
             if out.len() == first {
                 if let Some(name) = symbol {
@@ -437,7 +440,7 @@ mod elf {
             } else {
                 self.symbols.get(i + 1).map_or(u64::MAX, |n| n.start)
             };
-            (svma < end).then(|| demangle(s.name))
+            (svma < end).then(|| super::demangle(&String::from_utf8_lossy(s.name)))
         }
     }
 
@@ -501,14 +504,6 @@ mod elf {
         )
     }
 
-    fn demangle(name: &[u8]) -> String {
-        let name = String::from_utf8_lossy(name);
-        match rustc_demangle::try_demangle(&name) {
-            Ok(d) => format!("{d:#}"),
-            Err(_) => name.into_owned(),
-        }
-    }
-
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -560,11 +555,61 @@ mod tests {
             outer
                 .file
                 .as_deref()
-                .is_some_and(|p| p.ends_with("symbol.rs")),
+                .is_some_and(|p| p.ends_with("symbol/mod.rs")),
             "{f:?}"
         );
         assert!(outer.line.is_some_and(|l| l > 0), "{f:?}");
         assert_eq!(Symbolizer::executable_has_line_tables(), Some(true));
+    }
+
+    #[inline(always)]
+    fn inlined_into_its_caller(out: &mut crate::stack::Stack) {
+        crate::stack::capture_current(out);
+    }
+
+    #[inline(never)]
+    fn caller_of_an_inlined_function(out: &mut crate::stack::Stack) {
+        inlined_into_its_caller(out);
+        std::hint::black_box(out);
+    }
+
+    // Guards against: inlined functions missing from the frames of an address (the
+    // inline tree not walked, or the call site not carried to the caller's frame).
+    #[test]
+    #[cfg(all(target_os = "linux", linux_stack_walk))]
+    fn inlined_functions_are_frames_of_their_own_innermost_first() {
+        let mut st = crate::stack::Stack::empty();
+        caller_of_an_inlined_function(&mut st);
+        let mut sym = Symbolizer::new();
+        let frames = st
+            .ips()
+            .iter()
+            .map(|&ip| sym.resolve(ip, true))
+            .find(|f| {
+                f.iter()
+                    .any(|f| f.name.ends_with("inlined_into_its_caller"))
+            })
+            .expect("a frame of the inlined function");
+        let names: Vec<&str> = frames.iter().map(|f| f.name.as_str()).collect();
+        let inner = names
+            .iter()
+            .position(|n| n.ends_with("inlined_into_its_caller"));
+        let outer = names
+            .iter()
+            .position(|n| *n == "holmes_runtime::symbol::tests::caller_of_an_inlined_function");
+        assert!(
+            inner.is_some() && outer.is_some() && inner < outer,
+            "{frames:?}"
+        );
+        // The caller's frame is at the call, in this file.
+        let caller = &frames[outer.unwrap()];
+        assert!(
+            caller
+                .file
+                .as_deref()
+                .is_some_and(|f| f.ends_with("symbol/mod.rs")),
+            "{frames:?}"
+        );
     }
 
     #[test]
