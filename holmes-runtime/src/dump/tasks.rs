@@ -12,12 +12,13 @@
 //! Task dumps need tokio's unstable `taskdump` feature, on Linux (x86, x86_64, aarch64,
 //! s390x):
 //! ```text
-//! RUSTFLAGS="--cfg tokio_unstable -C force-frame-pointers=yes" \
-//!     cargo build --features holmes-runtime/taskdump
+//! RUSTFLAGS="--cfg tokio_unstable" cargo build --features holmes-runtime/taskdump
 //! ```
-//! (Setting `RUSTFLAGS` replaces the `build.rustflags` of `.cargo/config.toml`, hence
-//! the frame-pointer flag repeated.) Without `--cfg tokio_unstable`, the `taskdump`
-//! feature compiles but stays inert and [`dump_tasks`] falls back.
+//! Frame pointers are optional: holmes walks stacks by DWARF call-frame information
+//! when they are absent (`-C force-frame-pointers=yes` only makes its walks faster).
+//! Setting `RUSTFLAGS` replaces the `build.rustflags` of a `.cargo/config.toml`, so
+//! repeat any flag set there. Without `--cfg tokio_unstable`, the `taskdump` feature
+//! compiles but stays inert and [`dump_tasks`] falls back.
 //!
 //! # Costs and rules
 //! `Handle::dump` runs inside the runtime: tokio polls every task once in a tracing
@@ -43,7 +44,7 @@ use crate::symbol::Symbolizer;
 
 /// How to turn task dumps on, shown when they are off.
 pub const TASK_DUMP_HINT: &str = "tokio task dumps are off in this build: build with \
-RUSTFLAGS=\"--cfg tokio_unstable -C force-frame-pointers=yes\" and holmes's `taskdump` \
+RUSTFLAGS=\"--cfg tokio_unstable\" and holmes's `taskdump` \
 feature (tokio's `taskdump`, Linux x86/x86_64/aarch64/s390x only) to see each task's trace";
 
 /// True when this build can take tokio task dumps (see the [module docs](self)).
