@@ -66,7 +66,9 @@
 //! shows more.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::Write as _;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -241,7 +243,13 @@ async fn dead_loop_handler() -> &'static str {
 /// channelblock: leaves a task blocked forever sending into a channel nobody reads.
 async fn channel_block_handler(State(s): State<AppState>) -> String {
     let n = s.counter.fetch_add(1, Ordering::Relaxed) + 1;
-    tokio::spawn(channel_block_sender(s.full_channel.clone(), n));
+    // Spawned as a trait object: in an optimized build a future spawned as it is gets
+    // inlined into tokio's task root, which task dumps leave out, so the dump could not
+    // show `channel_block_sender`; boxed as `dyn Future` its `poll` stays a function of
+    // its own, in the trace (see holmes' `dump::tasks`).
+    let task: Pin<Box<dyn Future<Output = ()> + Send>> =
+        Box::pin(channel_block_sender(s.full_channel.clone(), n));
+    tokio::spawn(task);
     format!("{n} tasks blocked sending into a channel nobody reads\n")
 }
 

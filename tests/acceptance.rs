@@ -404,7 +404,8 @@ fn deadloop_cpu_rule_dumps_the_looping_handler() {
 // channelblock: 100 requests each leave a task blocked sending into a full channel; the
 // `tasks` rule dumps with at least 100 alive tasks. Without `--cfg tokio_unstable` (task
 // dumps off) the dump is the runtime's metrics plus a thread dump; with task dumps on it
-// lists "100 tasks with this trace:" ending in `channel_block_sender`, checked then.
+// lists "100 tasks with this trace:" ending in `channel_block_sender`, checked then (by
+// name, or by line where line tables name it `{async_fn#0}`).
 #[test]
 fn chanblock_tasks_rule_dumps_the_blocked_senders() {
     // Fires on abs only (a 1000 % diff cannot be met): at 100 alive tasks or more.
@@ -422,7 +423,31 @@ fn chanblock_tasks_rule_dumps_the_blocked_senders() {
     assert!(text.contains("rule: tasks"), "{text}");
     assert!(alive_tasks(&text) >= 100, "{text}");
     if text.contains("task traces") {
-        assert!(text.contains("channel_block_sender"), "{text}");
+        // The async fn the tasks are blocked in, by name (full debug info) or, where line
+        // tables name an async body `{async_fn#0}` (`debug = "line-tables-only"`), by
+        // the line of its `send` (the service spawns it as a trait object, so that an
+        // optimized build keeps it out of tokio's task root).
+        let src = include_str!("../examples/http_service.rs");
+        let start = src
+            .find("async fn channel_block_sender(")
+            .expect("channel_block_sender in the service");
+        let send = start + src[start..].find(".send(n).await").expect("its send");
+        let line = src[..send].lines().count();
+        let at_line = format!("http_service.rs:{line}\n");
+        assert!(
+            text.contains("channel_block_sender")
+                || (text.contains("{async_fn#0} at ") && text.contains(&at_line)),
+            "line {line}:\n{text}"
+        );
+        let culprit = text
+            .lines()
+            .find(|l| l.starts_with("culprit: "))
+            .unwrap_or_else(|| panic!("no culprit:\n{text}"));
+        assert!(
+            culprit.contains("channel_block_sender")
+                || culprit.contains(&format!("{{async_fn#0}} at http_service.rs:{line} ")),
+            "line {line}:\n{text}"
+        );
     } else {
         assert!(text.contains("task dumps are off"), "{text}");
         // tokio's workers, named as the kernel keeps it (15 bytes).
