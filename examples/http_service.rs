@@ -327,7 +327,9 @@ async fn deadlock_handler() -> String {
 /// nor closes, so the consumer task waits forever.
 async fn leak_handler(State(s): State<AppState>) -> String {
     let (tx, rx) = mpsc::channel(1);
-    tokio::spawn(leaked_consumer(rx));
+    // A trait object, as in `channel_block_handler`: the task dump then shows it.
+    let task: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(leaked_consumer(rx));
+    tokio::spawn(task);
     let mut producers = s.leaked_producers.lock().unwrap_or_else(|p| p.into_inner());
     producers.push(tx);
     format!("{} consumer tasks leaked\n", producers.len())

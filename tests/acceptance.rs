@@ -401,6 +401,27 @@ fn deadloop_cpu_rule_dumps_the_looping_handler() {
     svc.finish();
 }
 
+/// Whether `text` (a task dump, or its culprit line) names the service's async fn `name`:
+/// by name with full debug info or, where line tables name an async body `{async_fn#0}`
+/// (`debug = "line-tables-only"`), as `{async_fn#0} at …http_service.rs:N` with N the
+/// line of its `await` (`marker`). (The service spawns these tasks as trait objects, so
+/// that an optimized build keeps their async fn out of tokio's task root, which task
+/// dumps leave out.)
+fn names_async_fn(text: &str, name: &str, marker: &str) -> bool {
+    let src = include_str!("../examples/http_service.rs");
+    let start = src
+        .find(&format!("async fn {name}("))
+        .expect("the async fn in the service");
+    let at = start + src[start..].find(marker).expect("its await");
+    let line = src[..at].lines().count();
+    text.contains(name)
+        || text.lines().any(|l| {
+            l.contains("{async_fn#0} at ")
+                && (l.ends_with(&format!("http_service.rs:{line}"))
+                    || l.contains(&format!("http_service.rs:{line} ")))
+        })
+}
+
 // channelblock: 100 requests each leave a task blocked sending into a full channel; the
 // `tasks` rule dumps with at least 100 alive tasks. Without `--cfg tokio_unstable` (task
 // dumps off) the dump is the runtime's metrics plus a thread dump; with task dumps on it
@@ -423,30 +444,17 @@ fn chanblock_tasks_rule_dumps_the_blocked_senders() {
     assert!(text.contains("rule: tasks"), "{text}");
     assert!(alive_tasks(&text) >= 100, "{text}");
     if text.contains("task traces") {
-        // The async fn the tasks are blocked in, by name (full debug info) or, where line
-        // tables name an async body `{async_fn#0}` (`debug = "line-tables-only"`), by
-        // the line of its `send` (the service spawns it as a trait object, so that an
-        // optimized build keeps it out of tokio's task root).
-        let src = include_str!("../examples/http_service.rs");
-        let start = src
-            .find("async fn channel_block_sender(")
-            .expect("channel_block_sender in the service");
-        let send = start + src[start..].find(".send(n).await").expect("its send");
-        let line = src[..send].lines().count();
-        let at_line = format!("http_service.rs:{line}\n");
         assert!(
-            text.contains("channel_block_sender")
-                || (text.contains("{async_fn#0} at ") && text.contains(&at_line)),
-            "line {line}:\n{text}"
+            names_async_fn(&text, "channel_block_sender", ".send(n).await"),
+            "{text}"
         );
         let culprit = text
             .lines()
             .find(|l| l.starts_with("culprit: "))
             .unwrap_or_else(|| panic!("no culprit:\n{text}"));
         assert!(
-            culprit.contains("channel_block_sender")
-                || culprit.contains(&format!("{{async_fn#0}} at http_service.rs:{line} ")),
-            "line {line}:\n{text}"
+            names_async_fn(culprit, "channel_block_sender", ".send(n).await"),
+            "{text}"
         );
     } else {
         assert!(text.contains("task dumps are off"), "{text}");
@@ -486,7 +494,8 @@ fn deadlock_threads_rule_dumps_the_waiters_and_both_lock_orders() {
 
 // slowlyleak: each request leaks one consumer task; the `tasks` rule fires on growth
 // (diff) again and again, and each dump counts more alive tasks than the one before.
-// With task dumps on, they list the leaked tasks parked in `leaked_consumer`.
+// With task dumps on, they list the leaked tasks parked in `leaked_consumer` (by name,
+// or by line where line tables name it `{async_fn#0}`).
 #[test]
 fn leak_tasks_rule_dumps_a_growing_number_of_waiters() {
     let svc = Service::start(
@@ -533,7 +542,10 @@ fn leak_tasks_rule_dumps_a_growing_number_of_waiters() {
             "{text}"
         );
         if text.contains("task traces") {
-            assert!(text.contains("leaked_consumer"), "{text}");
+            assert!(
+                names_async_fn(text, "leaked_consumer", "rx.recv().await"),
+                "{text}"
+            );
         }
     }
     svc.finish();
