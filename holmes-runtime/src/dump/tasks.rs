@@ -20,6 +20,21 @@
 //! repeat any flag set there. Without `--cfg tokio_unstable`, the `taskdump` feature
 //! compiles but stays inert and [`dump_tasks`] falls back.
 //!
+//! # What a trace shows in an optimized build
+//! tokio captures each leaf future's stack from the leaf up to, excluding, the task's
+//! root future (`Root::poll`, which tokio keeps a function of its own). An optimized
+//! build inlines the spawned future — the user's `async fn`, and what it awaits down to
+//! the first function not inlined — into that root, so it is in no captured frame, and
+//! tokio's public API hands out nothing else (`Task` has an id and a trace). Such tasks
+//! are reported as showing none of the program's code ([`NO_USER_FRAME_NOTE`]).
+//! Spawning the future as a trait object (`Box::pin(fut) as Pin<Box<dyn Future …>>`)
+//! keeps its `poll` out of the root, in the trace.
+//!
+//! holmes reads tokio's captured addresses unresolved (from `Trace`'s `Debug`) and
+//! symbolizes them itself, inlined frames included; tokio's `Display` and
+//! `resolve_backtraces` would load the `backtrace` crate's process-wide debug-info
+//! caches for the life of the process.
+//!
 //! # Costs and rules
 //! `Handle::dump` runs inside the runtime: tokio polls every task once in a tracing
 //! mode, which needs every worker to reach the scheduler (it can wait up to the dump's
