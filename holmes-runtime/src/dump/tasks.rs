@@ -375,8 +375,7 @@ shown; debug info (`debug = true`), `#[inline(never)]` on the `async fn`, opt-le
 `-C llvm-args=-inline-threshold=0` do not change that. To see it, spawn the future as a \
 trait object, which keeps its `poll` out of the root: \
 `tokio::spawn(Box::pin(fut) as Pin<Box<dyn Future<Output = T> + Send>>)` (one allocation \
-per spawn, one indirect call per poll); line tables then name it `{async_fn#0} at \
-file:line`";
+per spawn, one indirect call per poll)";
 
 impl TaskDump {
     /// One line: kind, time, alive tasks.
@@ -575,8 +574,8 @@ mod tests {
     // trait objects: the count sees them, and the dump shows them (task traces) or the
     // metrics (fallback). In an optimized build the 101 tasks' async fn is inlined
     // into tokio's task root, which its traces exclude: the dump says so; the trait
-    // objects' async fn is in their traces, by line (line tables name it
-    // `{async_fn#0}`), in the text and in the pprof.
+    // objects' async fn is in their traces, by name (the symbol table's, where line
+    // tables say only `{async_fn#0}`) and line, in the text and in the pprof.
     #[test]
     fn blocked_senders_are_counted_and_dumped() {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -625,12 +624,16 @@ mod tests {
                     let read = parse_trace_debug(&format!("{:?}", t.trace()));
                     assert_eq!(read, Some(resolved));
                 }
-                // The trait objects' async fn, by name (full debug info) or by its line.
-                let boxed_line = format!("tasks.rs:{TRAIT_OBJECT_SEND_LINE}");
+                // The trait objects' async fn, by name and line.
+                let boxed = format!("/tasks.rs:{TRAIT_OBJECT_SEND_LINE}");
+                let named = |l: &str| {
+                    l.contains("task_spawned_as_a_trait_object::{{closure}} at ")
+                        && l.ends_with(&boxed)
+                };
                 let group = text
                     .split("\n\n")
-                    .find(|g| g.contains(&boxed_line))
-                    .unwrap_or_else(|| panic!("no trace at {boxed_line}:\n{text}"));
+                    .find(|g| g.lines().any(named))
+                    .unwrap_or_else(|| panic!("no trace at {boxed}:\n{text}"));
                 assert!(group.contains("3 tasks with this trace"), "{text}");
                 // The 101: named in a debug build; in an optimized one, the dump says
                 // why it cannot name them (holmes' own test code is not "the program's
@@ -646,13 +649,15 @@ mod tests {
                     "{text}"
                 );
                 assert_eq!(total, 104);
-                // The pprof's frames have files and lines: the trait objects' line is
-                // among them.
+                // The pprof's frames have names, files and lines: the trait objects'
+                // async fn is among them.
                 let at_line = p.location.iter().flat_map(|l| &l.line).any(|l| {
                     l.line == i64::from(TRAIT_OBJECT_SEND_LINE)
                         && p.function.iter().any(|f| {
                             f.id == l.function_id
                                 && p.string_table[f.filename as usize].ends_with("tasks.rs")
+                                && p.string_table[f.name as usize]
+                                    .contains("task_spawned_as_a_trait_object")
                         })
                 });
                 assert!(at_line, "{p:?}");
