@@ -58,15 +58,17 @@
 //! - `threads.*.txt`, `tasks.*.txt`: the rule and reason, then every thread's stack,
 //!   threads with the same stack grouped (`500 threads with this stack:`). A tasks dump
 //!   starts with the runtime's metrics (`alive tasks: 100`); built with
-//!   `RUSTFLAGS="--cfg tokio_unstable -C force-frame-pointers=yes"` and the `taskdump`
-//!   feature it lists each task's trace (`100 tasks with this trace:`), else the threads.
+//!   `RUSTFLAGS="--cfg tokio_unstable"` and the `taskdump` feature it lists each task's
+//!   trace (`100 tasks with this trace:`), else the threads.
 //! - `*.svg`: a flame graph, for a browser.
 //!
 //! The log is kept readable with `holmes=warn` (one line per dump); `RUST_LOG=holmes=info`
 //! shows more.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::Write as _;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -241,7 +243,13 @@ async fn dead_loop_handler() -> &'static str {
 /// channelblock: leaves a task blocked forever sending into a channel nobody reads.
 async fn channel_block_handler(State(s): State<AppState>) -> String {
     let n = s.counter.fetch_add(1, Ordering::Relaxed) + 1;
-    tokio::spawn(channel_block_sender(s.full_channel.clone(), n));
+    // Spawned as a trait object: in an optimized build a future spawned as it is gets
+    // inlined into tokio's task root, which task dumps leave out, so the dump could not
+    // show `channel_block_sender`; boxed as `dyn Future` its `poll` stays a function of
+    // its own, in the trace (see holmes' `dump::tasks`).
+    let task: Pin<Box<dyn Future<Output = ()> + Send>> =
+        Box::pin(channel_block_sender(s.full_channel.clone(), n));
+    tokio::spawn(task);
     format!("{n} tasks blocked sending into a channel nobody reads\n")
 }
 
@@ -319,7 +327,9 @@ async fn deadlock_handler() -> String {
 /// nor closes, so the consumer task waits forever.
 async fn leak_handler(State(s): State<AppState>) -> String {
     let (tx, rx) = mpsc::channel(1);
-    tokio::spawn(leaked_consumer(rx));
+    // A trait object, as in `channel_block_handler`: the task dump then shows it.
+    let task: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(leaked_consumer(rx));
+    tokio::spawn(task);
     let mut producers = s.leaked_producers.lock().unwrap_or_else(|p| p.into_inner());
     producers.push(tx);
     format!("{} consumer tasks leaked\n", producers.len())
