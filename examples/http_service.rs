@@ -58,7 +58,7 @@
 //! - `threads.*.txt`, `tasks.*.txt`: the rule and reason, then every thread's stack,
 //!   threads with the same stack grouped (`500 threads with this stack:`). A tasks dump
 //!   starts with the runtime's metrics (`alive tasks: 100`); built with
-//!   `RUSTFLAGS="--cfg tokio_unstable -C force-frame-pointers=yes"` and the `taskdump`
+//!   `RUSTFLAGS="--cfg tokio_unstable"` and the `taskdump`
 //!   feature it lists each task's trace (`100 tasks with this trace:`), else the threads.
 //! - `*.svg`: a flame graph, for a browser.
 //!

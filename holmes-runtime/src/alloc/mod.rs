@@ -104,8 +104,8 @@
 //! symbolizing, encoding — runs on holmes threads, never inside the allocator.
 //!
 //! # Platforms
-//! Stacks are captured on Linux x86_64 and aarch64 (frame pointers; build with
-//! `-C force-frame-pointers=yes`). Elsewhere the allocator compiles and samples, but
+//! Stacks are captured on Linux x86_64 and aarch64 (DWARF call-frame information, or
+//! frame pointers where the build forces them: see [`crate::stack`]). Elsewhere the allocator compiles and samples, but
 //! stacks are empty, so profiles have sizes without call sites.
 //!
 //! Rate changes take effect at once in the thread that calls [`set_sample_rate`] and in

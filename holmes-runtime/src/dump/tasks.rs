@@ -12,11 +12,11 @@
 //! Task dumps need tokio's unstable `taskdump` feature, on Linux (x86, x86_64, aarch64,
 //! s390x):
 //! ```text
-//! RUSTFLAGS="--cfg tokio_unstable -C force-frame-pointers=yes" \
-//!     cargo build --features holmes-runtime/taskdump
+//! RUSTFLAGS="--cfg tokio_unstable" cargo build --features holmes-runtime/taskdump
 //! ```
-//! (Setting `RUSTFLAGS` replaces the `build.rustflags` of `.cargo/config.toml`, hence
-//! the frame-pointer flag repeated.) Without `--cfg tokio_unstable`, the `taskdump`
+//! (Setting `RUSTFLAGS` replaces any `build.rustflags` of a `.cargo/config.toml`: a
+//! build that forces frame pointers there repeats `-C force-frame-pointers=yes`.)
+//! Without `--cfg tokio_unstable`, the `taskdump`
 //! feature compiles but stays inert and [`dump_tasks`] falls back.
 //!
 //! # Costs and rules
@@ -43,7 +43,7 @@ use crate::symbol::Symbolizer;
 
 /// How to turn task dumps on, shown when they are off.
 pub const TASK_DUMP_HINT: &str = "tokio task dumps are off in this build: build with \
-RUSTFLAGS=\"--cfg tokio_unstable -C force-frame-pointers=yes\" and holmes's `taskdump` \
+RUSTFLAGS=\"--cfg tokio_unstable\" and holmes's `taskdump` \
 feature (tokio's `taskdump`, Linux x86/x86_64/aarch64/s390x only) to see each task's trace";
 
 /// True when this build can take tokio task dumps (see the [module docs](self)).
