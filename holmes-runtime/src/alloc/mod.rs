@@ -668,7 +668,12 @@ fn branch_barrier() {
 ///
 /// Takes effect at once in the calling thread and in threads started later; other
 /// threads switch at their next sample point.
+///
+/// Also picks the stack walker as `start()` would with `stack_walk = "auto"` if none was
+/// picked yet (the allocator used without a running holmes): otherwise samples would be
+/// walked by frame pointers, cut short in a build without them.
 pub fn set_sample_rate(bytes: u64) {
+    crate::stack::ensure_chosen();
     sampler::SAMPLE_RATE.store(bytes, Ordering::Relaxed);
     sampler::reset_current_thread();
 }
