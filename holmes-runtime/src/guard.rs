@@ -260,10 +260,11 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     let reader = ProcessReader::new()
         .map_err(|e| Error::Config(format!("cannot read process metrics: {e}")))?;
     check_supported(&b)?;
+    // The walker first: setting the sample rate picks `auto` if none was chosen.
+    let walker = crate::stack::choose(b.stack_walk);
     if let Some(rate) = b.heap_sample_rate {
         alloc::set_sample_rate(rate);
     }
-    let walker = crate::stack::choose(b.stack_walk);
     #[cfg(feature = "tokio")]
     let tokio_handle = match (&b.rules[Metric::Tasks as usize], b.tokio_handle.clone()) {
         (_, Some(h)) => Some(h),

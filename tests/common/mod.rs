@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 /// Path of a scenario binary declared as `[[example]]` in the root `Cargo.toml`.
 /// `cargo test` builds every example before it runs the tests. `HOLMES_SCENARIO_DIR`
 /// names another directory of them: CI runs scenario tests again against examples
-/// built the way users build (`--release`, no frame pointers, line tables only).
+/// built the way users build (`.ci/outside.sh`: an outside crate, `--release`, no frame
+/// pointers, line tables only).
 pub fn scenario_bin(name: &str) -> PathBuf {
     let dir = match std::env::var_os("HOLMES_SCENARIO_DIR") {
         Some(d) => PathBuf::from(d),

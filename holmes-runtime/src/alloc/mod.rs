@@ -104,8 +104,8 @@
 //! symbolizing, encoding — runs on holmes threads, never inside the allocator.
 //!
 //! # Platforms
-//! Stacks are captured on Linux x86_64 and aarch64 (frame pointers; build with
-//! `-C force-frame-pointers=yes`). Elsewhere the allocator compiles and samples, but
+//! Stacks are captured on Linux x86_64 and aarch64 (DWARF call-frame information, or
+//! frame pointers where the build forces them: see [`crate::stack`]). Elsewhere the allocator compiles and samples, but
 //! stacks are empty, so profiles have sizes without call sites.
 //!
 //! Rate changes take effect at once in the thread that calls [`set_sample_rate`] and in
@@ -668,7 +668,12 @@ fn branch_barrier() {
 ///
 /// Takes effect at once in the calling thread and in threads started later; other
 /// threads switch at their next sample point.
+///
+/// Also picks the stack walker as `start()` would with `stack_walk = "auto"` if none was
+/// picked yet (the allocator used without a running holmes): otherwise samples would be
+/// walked by frame pointers, cut short in a build without them.
 pub fn set_sample_rate(bytes: u64) {
+    crate::stack::ensure_chosen();
     sampler::SAMPLE_RATE.store(bytes, Ordering::Relaxed);
     sampler::reset_current_thread();
 }

@@ -1,4 +1,5 @@
-//! CPU profiles: `SIGPROF` at 99 Hz, frame-pointer stacks, pprof output.
+//! CPU profiles: `SIGPROF` at 99 Hz, stacks by [`crate::stack`]'s walker (DWARF, or frame
+//! pointers where the build forces them), pprof output.
 //!
 //! # Why not pprof-rs's profiler
 //! pprof-rs (0.15) with its `frame-pointer` unwinder starts the walk at the interrupted

@@ -667,7 +667,7 @@ mod fp_tests {
 
     #[test]
     fn this_build_has_frame_pointers() {
-        // The workspace builds with -C force-frame-pointers=yes: no warning.
+        // Built with -C force-frame-pointers=yes (CI's musl run): no warning.
         let h = std::thread::spawn(|| frame_pointer_check(&mut Symbolizer::new()));
         assert_eq!(h.join().unwrap(), None);
     }

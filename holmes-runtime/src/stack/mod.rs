@@ -57,9 +57,9 @@ pub fn walker() -> crate::StackWalk {
 }
 
 /// Chooses [`StackWalk::Auto`](crate::StackWalk::Auto)'s walker unless one was chosen
-/// already: for captures taken without a running holmes (`dump_threads()` and the CPU
-/// profile on their own). Not async-signal-safe.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+/// already: for captures taken without a running holmes (`dump_threads()`, the CPU
+/// profile and heap samples set up by `alloc::set_sample_rate` on their own). Not
+/// async-signal-safe.
 pub(crate) fn ensure_chosen() {
     if !CHOSEN.load(Ordering::Acquire) {
         choose(crate::StackWalk::Auto);

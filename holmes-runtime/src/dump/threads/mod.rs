@@ -57,8 +57,9 @@
 //! threads from inside the process". Alternatives were rejected: ptrace-based tools
 //! (`rstack`, `remoteprocess`) need a helper process, `CAP_SYS_PTRACE` or a permissive
 //! Yama scope, and stop every thread; DWARF unwinding in a handler is not
-//! async-signal-safe. Frame pointers are on (`-C force-frame-pointers=yes`) for the
-//! whole workspace, which makes an allocation-free walk accurate for Rust code.
+//! async-signal-safe. The handler walks with [`crate::stack`]'s walker, allocation-free:
+//! frame pointers where the build forces them (`-C force-frame-pointers=yes`), DWARF
+//! call-frame information from preallocated caches otherwise.
 //! Libraries built without frame pointers (glibc, the vDSO) would hide the function
 //! that called into them — the one that says *which* wait a thread is in
 //! (`futex_wait`, `Mutex::lock_contended`). When the interrupted PC lies in another
