@@ -8,9 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-# Frame pointers, as the README's numbers were measured (HOLMES_BENCH_WALK picks the
-# walker in the benches that compare them); a set RUSTFLAGS is kept as it is.
-export RUSTFLAGS="${RUSTFLAGS--C force-frame-pointers=yes}"
 
 echo "machine: $(nproc) cores, $(uname -m), kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 for bench in sampler alloc cpu_profile threads walk idle; do

@@ -15,9 +15,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-# Frame pointers, as the README's numbers were measured (HOLMES_BENCH_WALK picks the
-# walker in the benches that compare them); a set RUSTFLAGS is kept as it is.
-export RUSTFLAGS="${RUSTFLAGS--C force-frame-pointers=yes}"
 
 # The bench executable cargo builds in the current directory (extra cargo args allowed).
 bench_bin() {

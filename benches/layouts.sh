@@ -18,9 +18,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LAYOUTS="${LAYOUTS:-16}" CASES="${CASES:-pair64x1,pair64x2,pair4kx1,pair4kx2,map}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-# Frame pointers, as the README's numbers were measured (HOLMES_BENCH_WALK picks the
-# walker in the benches that compare them); a set RUSTFLAGS is kept as it is.
-export RUSTFLAGS="${RUSTFLAGS--C force-frame-pointers=yes}"
 out="$CARGO_TARGET_DIR/layouts"
 mkdir -p "$out"
 command -v python3 >/dev/null || { echo "python3 is needed for the summary" >&2; exit 1; }

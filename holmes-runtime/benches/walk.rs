@@ -1,9 +1,7 @@
 //! Cost of one stack walk, frame pointers against DWARF call-frame information, from
 //! 32 nested calls (the walk a sampled allocation does), in the same run.
 //!
-//! Run: `RUSTFLAGS="-C force-frame-pointers=yes" cargo bench -p holmes-runtime --bench
-//! walk` (as `benches/all.sh` does: without frame pointers the frame-pointer walk stops
-//! short). Prints ns per walk (median of 21
+//! Run: `cargo bench -p holmes-runtime --bench walk`. Prints ns per walk (median of 21
 //! batches of 20 000 walks, warm caches), frames per walk and the ratio, then the
 //! resident memory the DWARF walker added: its tables registry and every cache of its
 //! pool used once (RSS from `/proc/self/statm`, before and after).
