@@ -562,11 +562,13 @@ mod tests {
         assert_eq!(Symbolizer::executable_has_line_tables(), Some(true));
     }
 
+    #[cfg(all(target_os = "linux", linux_stack_walk))]
     #[inline(always)]
     fn inlined_into_its_caller(out: &mut crate::stack::Stack) {
         crate::stack::capture_current(out);
     }
 
+    #[cfg(all(target_os = "linux", linux_stack_walk))]
     #[inline(never)]
     fn caller_of_an_inlined_function(out: &mut crate::stack::Stack) {
         inlined_into_its_caller(out);
