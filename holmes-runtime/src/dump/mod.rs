@@ -667,7 +667,8 @@ mod fp_tests {
 
     #[test]
     fn this_build_has_frame_pointers() {
-        // Built with -C force-frame-pointers=yes (CI's musl run): no warning.
+        // Built with -C force-frame-pointers=yes (this workspace's .cargo/config.toml,
+        // CI's musl run): no warning.
         let h = std::thread::spawn(|| frame_pointer_check(&mut Symbolizer::new()));
         assert_eq!(h.join().unwrap(), None);
     }
