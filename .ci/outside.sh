@@ -113,7 +113,7 @@ rm -rf "$check"
 # The scenario tests, run by the workspace's own test build against those binaries.
 cd "$repo"
 status=0
-for t in acceptance cpu_dump threads_scenarios hostile rules; do
+for t in acceptance cpu_dump threads_scenarios hostile rules stripped; do
     start=$SECONDS
     HOLMES_SCENARIO_DIR="$bindir" cargo test --features tokio --test "$t" -- "$@" || status=1
     echo "outside: --test $t: $((SECONDS - start)) s"

@@ -72,28 +72,27 @@ fn heap_rule_catches_a_spike_between_two_ticks_with_a_baseline() {
     let base = only(&dir, "heap.", ".base.pb.gz");
     let peak = PathBuf::from(base.to_string_lossy().replace(".base.pb.gz", ".pb.gz"));
     assert!(peak.exists(), "{peak:?}");
-    // Flat lands on the std method the culprit called (`vec!`'s `from_elem`, inlined
-    // into it in a release build) or on the culprit; the culprit carries it all.
-    let top = common::pprof_top_functions(&peak, &["-sample_index=inuse_space", "-cum"], 30);
-    assert!(
-        top.iter().any(|f| f.contains("heap_spike_culprit")),
-        "{top:?}"
+    // The culprit carries the spike: by name, or — a release build tail-calls
+    // `collect` from it and inlines the `vec!` closure, which its line tables name
+    // `{closure#0}` — by the lines of its code.
+    let culprit = common::SourceFn::new(
+        "tests/scenarios/rule_heap.rs",
+        "rule_heap::heap_spike_culprit",
     );
+    let (mb, _, text) = common::cum_of(&peak, &["-sample_index=inuse_space", "-unit=MB"], &culprit);
+    assert!(mb >= 150.0, "~200 MiB expected:\n{text}");
     // What grew since the baseline: the spike.
     let base_arg = format!("-base={}", base.display());
-    let grew =
-        common::pprof_top_functions(&peak, &[&base_arg, "-sample_index=inuse_space", "-cum"], 30);
-    assert!(
-        grew.iter().any(|f| f.contains("heap_spike_culprit")),
-        "{grew:?}"
+    let (grew, _, text) = common::cum_of(
+        &peak,
+        &[&base_arg, "-sample_index=inuse_space", "-unit=MB"],
+        &culprit,
     );
+    assert!(grew >= 150.0, "~200 MiB expected:\n{text}");
     let stem = peak.to_string_lossy().trim_end_matches(".pb.gz").to_owned();
     let txt = std::fs::read_to_string(format!("{stem}.txt")).expect("text dump");
-    let culprit = txt.lines().find(|l| l.starts_with("culprit: "));
-    assert!(
-        culprit.is_some_and(|l| l.contains("heap_spike_culprit")),
-        "{txt}"
-    );
+    let line = txt.lines().find_map(|l| l.strip_prefix("culprit: "));
+    assert!(line.is_some_and(|l| culprit.is(l)), "{txt}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

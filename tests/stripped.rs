@@ -123,3 +123,52 @@ fn a_stripped_binarys_cpu_dump_is_symbolized_with_the_unstripped_one() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+// Guards against: a binary without line tables (`debug = 0`, or debug info stripped
+// for the image) whose dumps silently lose inlined frames and file:line. The header
+// says why and what to set; functions are still named from the symbol table.
+#[test]
+fn a_binary_without_line_tables_says_so_in_every_dump() {
+    let root = common::fresh_dir("no-line-tables");
+    let (run, dumps) = (root.join("run"), root.join("dumps"));
+    std::fs::create_dir_all(&run).expect("mkdir");
+    let bin = run.join("cpu_spike");
+    let st = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(common::scenario_bin("cpu_spike"))
+        .arg(&bin)
+        .status()
+        .expect("objcopy (binutils) not found");
+    assert!(st.success(), "objcopy --strip-debug failed");
+
+    let mut cmd = Command::new(&bin);
+    cmd.env("HOLMES_TEST_DIR", &dumps)
+        .env("RUST_LOG", "holmes=warn");
+    let out = common::run_with_deadline(cmd, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "scenario failed:\n{stdout}\n{stderr}");
+    let pb = common::files(&dumps, "cpu.", ".pb.gz");
+    assert_eq!(pb.len(), 1, "one CPU dump expected: {stdout}\n{stderr}");
+    let txt = std::fs::read_to_string(pb[0].to_string_lossy().replace(".pb.gz", ".txt"))
+        .expect("text dump");
+    let header: Vec<&str> = txt
+        .lines()
+        .take_while(|l| !l.starts_with("Type:"))
+        .collect();
+    assert!(
+        header
+            .iter()
+            .any(|l| l.starts_with("symbols: built without line tables")
+                && l.contains("debug = \"line-tables-only\"")),
+        "{txt}"
+    );
+    assert!(stderr.contains("built without line tables"), "{stderr}");
+    // The symbol table still names the culprit.
+    assert!(
+        txt.lines()
+            .any(|l| l.starts_with("culprit: ") && l.contains("cpu_spike_culprit")),
+        "{txt}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -564,6 +564,12 @@ pub const NO_LINE_TABLES: &str = "built without line tables: inlined functions a
 to their callers and frames have no file:line; set `[profile.release] debug = \"line-tables-only\"` \
 (a larger binary, no run-time cost)";
 
+/// Said in a dump's header when its culprit is a closure or `async fn` body that line
+/// tables name only by its place (`{async_fn#0} at main.rs:12`).
+pub(crate) const UNNAMED_INLINE: &str = "line tables name an inlined closure or async fn body \
+`{closure#N}` / `{async_fn#N}` and give its file:line, not its function; set `[profile.release] \
+debug = \"limited\"` to name it (a larger binary, no run-time cost)";
+
 /// A warning when the stacks holmes records look truncated: only possible with the
 /// frame-pointer walker on code built without frame pointers. Judged without symbols
 /// (a stripped binary has none) by walking this thread's stack both ways when unwind
@@ -636,6 +642,8 @@ fn text_header(e: &DumpEvent) -> String {
     }
     if Symbolizer::executable_has_line_tables() == Some(false) {
         h.push_str(&format!("symbols: {NO_LINE_TABLES}\n"));
+    } else if e.culprit.as_deref().is_some_and(|c| c.starts_with('{')) {
+        h.push_str(&format!("symbols: {UNNAMED_INLINE}\n"));
     }
     h.push_str(&format!(
         "stacks: walked by {}{}\n",
