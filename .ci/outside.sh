@@ -68,7 +68,7 @@ autobenches = false
 [dependencies]
 # Without the default "tls" (HTTPS for the reporters, which no scenario uses): ring's C
 # code would lengthen the build for nothing here.
-holmes = { path = "$repo", default-features = false, features = ["tokio", "taskdump"] }
+holmes-profiler = { path = "$repo", default-features = false, features = ["tokio", "taskdump"] }
 libc = "0.2"
 log = "0.4"
 env_logger = "0.11"

@@ -1,4 +1,4 @@
-//! The runtime of [holmes](https://docs.rs/holmes): a process watches its own CPU,
+//! The runtime of [holmes](https://docs.rs/holmes-profiler): a process watches its own CPU,
 //! memory, heap, threads and tokio tasks and, when one spikes, captures the matching profile to disk.
 //!
 //! Use it through the `holmes` facade crate. Layout: [`sample`] (metrics and cgroup
