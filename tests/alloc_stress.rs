@@ -55,7 +55,7 @@ fn stress_worker(seed: u64, retained: &mut [(usize, Layout); 8], count: &mut Cou
             let layout = Layout::from_size_align(size, align).expect("layout");
             // SAFETY: non-zero size.
             let p = unsafe {
-                if xorshift(&mut s) % 2 == 0 {
+                if xorshift(&mut s).is_multiple_of(2) {
                     alloc(layout)
                 } else {
                     alloc_zeroed(layout)
@@ -67,7 +67,7 @@ fn stress_worker(seed: u64, retained: &mut [(usize, Layout); 8], count: &mut Cou
             count.allocs += 1;
             count.bytes += size as u64;
             held[slot] = (p as usize, layout);
-        } else if xorshift(&mut s) % 2 == 0 {
+        } else if xorshift(&mut s).is_multiple_of(2) {
             // Realloc across sizes: shrink or grow by up to 64x (crossing the
             // small/large boundaries of malloc, moving or not).
             let new_size = match xorshift(&mut s) % 3 {

@@ -1,267 +1,29 @@
 //! Configuration: [`Rule`], [`Format`] and the [`Builder`] that starts holmes.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::dump::writer::Retention;
+use crate::bounds::{self, check_duration, check_setting};
 use crate::error::{Error, Result};
 use crate::report::Reporter;
-use crate::rule::Metric;
-use crate::watch::limiter::DumpLimit;
+use crate::rule::{DumpLimit, Metric, Rule};
+use crate::stack::StackWalk;
 
-/// The range of every bounded setting. The builder ([`Builder::start`],
-/// [`crate::Guard::update`]) returns [`Error::Setting`] outside it, `#[holmes::watch]`
-/// refuses to compile, and a `HOLMES_*` variable outside it is logged and ignored.
-///
-/// Each bound keeps holmes cheap and its arithmetic exact: an interval below 10 ms
-/// busies a core for nothing; an interval, cooldown or window beyond its maximum has
-/// no use that "off" does not serve better (disable the rule, or raise `max_dumps`).
-pub mod bounds {
-    use std::time::Duration;
-
-    /// The shortest [`interval`](crate::Builder::interval): 10 ms.
-    pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
-    /// The longest [`interval`](crate::Builder::interval): 1 day.
-    pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
-    /// The longest cooldown ([`crate::Builder::cooldown`], [`crate::Rule::cooldown`]),
-    /// escalation reset ([`crate::Rule::escalate`]) and dump-limit window
-    /// ([`crate::Builder::max_dumps`], [`crate::Builder::max_dumps_per_rule`]): 1 year
-    /// (365.25 days, humantime's `1y`).
-    pub const MAX_COOLDOWN: Duration = Duration::from_secs(31_557_600);
-    /// The longest [`cpu_profile_duration`](crate::Builder::cpu_profile_duration):
-    /// 1 hour (a profile keeps at most 16 384 samples; a longer one would drop most).
-    pub const MAX_CPU_PROFILE: Duration = Duration::from_secs(3600);
-    /// The largest [`report_queue`](crate::Builder::report_queue): 65 536 reports.
-    pub const MAX_REPORT_QUEUE: usize = 65_536;
-    /// The longest timeout of one reporter upload attempt
-    /// ([`crate::HttpReporter::timeout`], [`crate::PyroscopeReporter::timeout`]):
-    /// 10 min. A reporter is built apart from the builder, so a longer value is not an
-    /// error: it is clamped to this.
-    pub const MAX_REPORT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Limits on what the dump directory may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Most dump files kept (every format counts: a CPU dump writes 3 files).
+    pub max_files: usize,
+    /// Most bytes kept in dump files.
+    pub max_bytes: u64,
 }
 
-/// `Err(reason)` when `d` is zero or outside `min..=max`; the reason names the range
-/// and the value, in humantime syntax.
-pub(crate) fn check_duration(
-    d: Duration,
-    min: Duration,
-    max: Duration,
-) -> std::result::Result<(), String> {
-    let show = |d: Duration| humantime::format_duration(d).to_string();
-    if d.is_zero() {
-        Err("must be longer than zero".into())
-    } else if d < min {
-        Err(format!("must be at least {}, found {}", show(min), show(d)))
-    } else if d > max {
-        Err(format!("must be at most {}, found {}", show(max), show(d)))
-    } else {
-        Ok(())
-    }
-}
-
-/// [`check_duration`] as an [`Error::Setting`] naming `setting`.
-fn check_setting(setting: &str, d: Duration, min: Duration, max: Duration) -> Result<()> {
-    check_duration(d, min, max).map_err(|reason| Error::Setting {
-        setting: setting.into(),
-        reason,
-    })
-}
-
-/// A trigger rule: `(min, diff, abs)` in the Go library's order, plus `max` for count
-/// rules and an optional per-rule cooldown.
-///
-/// After the warm-up (the ring of recent samples is full), a sample `cur` fires a dump when
-/// `cur >= min` and either `cur > abs`, or `cur >= avg × (100 + diff) / 100` where `avg` is
-/// the mean of the ring *including* `cur`. For count rules a non-zero `max` skips dumping
-/// when `cur >= max` (too many threads or tasks to dump cheaply).
-///
-/// ```
-/// use std::time::Duration;
-/// let rule = holmes_runtime::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30));
-/// assert_eq!(rule.abs(), 80);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[must_use]
-pub struct Rule {
-    pub(crate) min: u64,
-    pub(crate) diff: u64,
-    pub(crate) abs: u64,
-    pub(crate) max: u64,
-    pub(crate) cooldown: Option<Duration>,
-    pub(crate) sustain: u32,
-    pub(crate) escalate: Option<Duration>,
-}
-
-impl Rule {
-    /// A rule with the Go library's `(min, diff, abs)` arguments: fire only at or above
-    /// `min`; fire when the value exceeds `abs`; or fire when it is `diff` percent above
-    /// the recent average.
-    pub const fn new(min: u64, diff: u64, abs: u64) -> Rule {
-        Rule {
-            min,
-            diff,
-            abs,
-            max: 0,
-            cooldown: None,
-            sustain: 1,
-            escalate: None,
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_files: 300,
+            max_bytes: 512 << 20,
         }
-    }
-
-    /// Fire only when the rule matched on `samples` consecutive samples (default 1, the
-    /// Go behaviour); any sample that does not match resets the count. Applies to the
-    /// interval checks; the `heap` rule's allocation-path check fires on the first match.
-    pub const fn sustain(mut self, samples: u32) -> Rule {
-        self.sustain = samples;
-        self
-    }
-
-    /// Escalation: after a dump, fire again only above the value that fired (the new
-    /// high-water mark) until `reset` has passed since the last dump. A flapping metric
-    /// then gives one dump, and a metric that keeps climbing gives one per new peak.
-    /// `reset` must be above zero and at most [`bounds::MAX_COOLDOWN`] (1 year).
-    pub const fn escalate(mut self, reset: Duration) -> Rule {
-        self.escalate = Some(reset);
-        self
-    }
-
-    /// The minimum below which the rule never fires.
-    pub const fn min(&self) -> u64 {
-        self.min
-    }
-
-    /// The percentage above the recent average that fires.
-    pub const fn diff(&self) -> u64 {
-        self.diff
-    }
-
-    /// The absolute value above which the rule fires.
-    pub const fn abs(&self) -> u64 {
-        self.abs
-    }
-
-    /// The `max` of a count rule (0 = none).
-    pub const fn max_value(&self) -> u64 {
-        self.max
-    }
-
-    /// For count rules (`threads`, `tasks`): skip dumping while the value is at or above
-    /// `max` — too many threads or tasks to dump cheaply. 0, the default, means no max.
-    pub const fn max(mut self, max: u64) -> Rule {
-        self.max = max;
-        self
-    }
-
-    /// The per-rule cooldown, if set (otherwise the builder's default applies).
-    pub const fn cooldown_override(&self) -> Option<Duration> {
-        self.cooldown
-    }
-
-    /// How long the rule stays quiet after a dump. Overrides [`Builder::cooldown`].
-    /// Above zero and at most [`bounds::MAX_COOLDOWN`] (1 year).
-    pub const fn cooldown(mut self, cooldown: Duration) -> Rule {
-        self.cooldown = Some(cooldown);
-        self
-    }
-
-    /// Validates the rule for `kind`; `percent` rules are capped at 100.
-    pub(crate) fn validate(&self, kind: Metric) -> Result<()> {
-        let name = kind.name();
-        if self.diff == 0 {
-            return Err(Error::Config(format!(
-                "{name} rule: diff must be above 0 (it is the percentage above the average that fires)"
-            )));
-        }
-        if self.min > self.abs {
-            return Err(Error::Config(format!(
-                "{name} rule: min ({}) is above abs ({}), so the rule could never fire on abs",
-                self.min, self.abs
-            )));
-        }
-        if kind.is_percent() && self.abs > 100 {
-            return Err(Error::Config(format!(
-                "{name} rule: abs ({}) is a percentage and cannot be above 100",
-                self.abs
-            )));
-        }
-        if self.max != 0 && !kind.is_count() {
-            return Err(Error::Config(format!(
-                "{name} rule: max is only for count rules (threads, tasks)"
-            )));
-        }
-        if self.max != 0 && self.max <= self.abs {
-            return Err(Error::Config(format!(
-                "{name} rule: max ({}) must be above abs ({})",
-                self.max, self.abs
-            )));
-        }
-        if self.sustain == 0 {
-            return Err(Error::Config(format!(
-                "{name} rule: sustain must be at least 1 sample"
-            )));
-        }
-        let nonzero = Duration::from_nanos(1);
-        if let Some(reset) = self.escalate {
-            check_setting(
-                &format!("{name}.escalate"),
-                reset,
-                nonzero,
-                bounds::MAX_COOLDOWN,
-            )?;
-        }
-        if let Some(cooldown) = self.cooldown {
-            check_setting(
-                &format!("{name}.cooldown"),
-                cooldown,
-                nonzero,
-                bounds::MAX_COOLDOWN,
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// How holmes walks stacks (heap samples, CPU samples, thread dumps).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StackWalk {
-    /// Frame pointers when the build forces them (`-C force-frame-pointers=yes`, seen by
-    /// holmes' build script) and a walk at start shows them complete; DWARF otherwise.
-    Auto,
-    /// Frame pointers only: fastest (~35 ns for 30 frames), but code built without them
-    /// (`cargo build --release`'s default, the C library) loses its callers.
-    FramePointers,
-    /// DWARF call-frame information (`.eh_frame`, which every Linux binary ships), with
-    /// the frame pointer where a function has no CFI: whole stacks in any build.
-    Dwarf,
-}
-
-impl StackWalk {
-    /// The spelling of the attribute and `HOLMES_STACK_WALK`: `auto`,
-    /// `frame_pointers`, `dwarf`.
-    pub fn parse(s: &str) -> Option<StackWalk> {
-        match s {
-            "auto" => Some(StackWalk::Auto),
-            "frame_pointers" => Some(StackWalk::FramePointers),
-            "dwarf" => Some(StackWalk::Dwarf),
-            _ => None,
-        }
-    }
-
-    /// The spelling [`parse`](Self::parse) reads.
-    pub const fn name(self) -> &'static str {
-        match self {
-            StackWalk::Auto => "auto",
-            StackWalk::FramePointers => "frame_pointers",
-            StackWalk::Dwarf => "dwarf",
-        }
-    }
-}
-
-impl fmt::Display for StackWalk {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -803,17 +565,6 @@ impl Builder {
             }
         }
         Ok(())
-    }
-
-    /// Starts holmes: validates the configuration, prepares the dump directory and
-    /// spawns the `holmes-sampler` and `holmes-dumper` threads.
-    ///
-    /// Fails on a bad configuration ([`Error::Config`], [`Error::Setting`] for a value
-    /// outside its [`bounds`]), a dump directory that cannot be created or written or
-    /// is not trusted ([`Error::UntrustedDumpDir`]), or when holmes already runs in
-    /// this process.
-    pub fn start(self) -> Result<crate::Guard> {
-        crate::guard::start(self)
     }
 }
 

@@ -18,7 +18,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::alloc;
 use crate::config::Builder;
-use crate::dump::{Dumper, Task};
+use crate::dump::{Dumper, Job};
 use crate::error::{Error, Result};
 use crate::escape::{Escaped, EscapedPath};
 use crate::rule::Metric;
@@ -229,6 +229,19 @@ impl Drop for StartSlot {
     }
 }
 
+impl Builder {
+    /// Starts holmes: validates the configuration, prepares the dump directory and
+    /// spawns the `holmes-sampler` and `holmes-dumper` threads.
+    ///
+    /// Fails on a bad configuration ([`Error::Config`], [`Error::Setting`] for a value
+    /// outside its [`bounds`](crate::bounds)), a dump directory that cannot be created or written or
+    /// is not trusted ([`Error::UntrustedDumpDir`]), or when holmes already runs in
+    /// this process.
+    pub fn start(self) -> Result<Guard> {
+        start(self)
+    }
+}
+
 pub(crate) fn start(b: Builder) -> Result<Guard> {
     let b = if b.env_overrides {
         let (b, warnings) = b.apply_env(|k| std::env::var(k).ok());
@@ -240,7 +253,13 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         b
     };
     b.validate()?;
-    crate::fork::register();
+    crate::fork::on_fork_child(reset_after_fork);
+    crate::fork::on_fork_child(crate::alloc::disarm_trigger_after_fork);
+    #[cfg(target_os = "linux")]
+    crate::fork::on_fork_child(crate::dump::cpu::reset_after_fork);
+    crate::fork::on_fork_child(crate::dump::threads::reset_after_fork);
+    #[cfg(not(target_os = "linux"))]
+    crate::fork::on_fork_child(crate::symbol::reset_after_fork);
     if RUNNING
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
@@ -295,7 +314,7 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     }
     let (shutdown_tx, shutdown_rx) = bounded::<()>(0);
     let (exited_tx, exited_rx) = bounded::<()>(0);
-    let (task_tx, task_rx) = bounded::<Task>(QUEUE);
+    let (task_tx, task_rx) = bounded::<Job>(QUEUE);
     let alive = Arc::new(AtomicUsize::new(0));
     let token = || {
         alive.fetch_add(1, Ordering::AcqRel);
@@ -377,7 +396,7 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         limits.cores_source,
         limits.memory_limit >> 20,
         limits.memory_source,
-        walker_name(walker),
+        crate::stack::walker_name(walker),
         EscapedPath(&shared.dump_dir)
     );
     Ok(Guard {
@@ -387,14 +406,6 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         threads,
         pid: std::process::id(),
     })
-}
-
-/// How a walker reads in a log line or a dump header.
-pub(crate) fn walker_name(w: crate::StackWalk) -> &'static str {
-    match w {
-        crate::StackWalk::Dwarf => "DWARF call-frame information (.eh_frame)",
-        _ => "frame pointers",
-    }
 }
 
 /// Rejects rules this process or platform cannot serve.

@@ -9,12 +9,16 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod bounds;
+mod clock;
 mod config;
 pub mod dump;
 mod error;
 mod escape;
+mod event;
 mod fork;
 mod guard;
+mod limit;
 pub mod objects;
 pub mod report;
 pub mod rule;
@@ -29,21 +33,21 @@ mod watch;
 pub mod __private;
 
 pub use alloc::Allocator;
-pub use config::{bounds, default_dump_dir, Builder, Format, Rule, StackWalk, ENV_VARS};
+pub use config::{default_dump_dir, Builder, Format, Retention, ENV_VARS};
 #[cfg(feature = "tokio")]
 pub use dump::tasks::{alive_tasks, dump_tasks, TaskDump, TaskDumpError};
 pub use dump::threads::{
     dump_threads, dump_threads_with_timeout, CaptureError, StackStatus, ThreadDump, ThreadInfo,
     ThreadState,
 };
-pub use dump::{DumpEvent, DumpKind, TopEntry};
 pub use error::{Error, Result};
+pub use event::{DumpEvent, DumpKind, TopEntry};
 pub use guard::{Guard, Holmes, FLUSH_TIMEOUT};
 pub use report::{
     HttpReporter, LogReporter, PyroscopeReporter, Report, ReportError, ReportFile, ReportStats,
     Reporter,
 };
-pub use rule::{FireReason, Metric};
+pub use rule::{DumpLimit, FireReason, Metric, Rule};
 pub use sample::limits::{LimitSource, Limits};
+pub use stack::StackWalk;
 pub use state::{MetricStatus, RuleState, Status};
-pub use watch::limiter::DumpLimit;

@@ -12,7 +12,178 @@
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::config::Rule;
+use crate::bounds::{self, check_setting};
+use crate::error::{Error, Result};
+
+/// A trigger rule: `(min, diff, abs)` in the Go library's order, plus `max` for count
+/// rules and an optional per-rule cooldown.
+///
+/// After the warm-up (the ring of recent samples is full), a sample `cur` fires a dump when
+/// `cur >= min` and either `cur > abs`, or `cur >= avg × (100 + diff) / 100` where `avg` is
+/// the mean of the ring *including* `cur`. For count rules a non-zero `max` skips dumping
+/// when `cur >= max` (too many threads or tasks to dump cheaply).
+///
+/// ```
+/// use std::time::Duration;
+/// let rule = holmes_runtime::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30));
+/// assert_eq!(rule.abs(), 80);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[must_use]
+pub struct Rule {
+    pub(crate) min: u64,
+    pub(crate) diff: u64,
+    pub(crate) abs: u64,
+    pub(crate) max: u64,
+    pub(crate) cooldown: Option<Duration>,
+    pub(crate) sustain: u32,
+    pub(crate) escalate: Option<Duration>,
+}
+
+impl Rule {
+    /// A rule with the Go library's `(min, diff, abs)` arguments: fire only at or above
+    /// `min`; fire when the value exceeds `abs`; or fire when it is `diff` percent above
+    /// the recent average.
+    pub const fn new(min: u64, diff: u64, abs: u64) -> Rule {
+        Rule {
+            min,
+            diff,
+            abs,
+            max: 0,
+            cooldown: None,
+            sustain: 1,
+            escalate: None,
+        }
+    }
+
+    /// Fire only when the rule matched on `samples` consecutive samples (default 1, the
+    /// Go behaviour); any sample that does not match resets the count. Applies to the
+    /// interval checks; the `heap` rule's allocation-path check fires on the first match.
+    pub const fn sustain(mut self, samples: u32) -> Rule {
+        self.sustain = samples;
+        self
+    }
+
+    /// Escalation: after a dump, fire again only above the value that fired (the new
+    /// high-water mark) until `reset` has passed since the last dump. A flapping metric
+    /// then gives one dump, and a metric that keeps climbing gives one per new peak.
+    /// `reset` must be above zero and at most [`bounds::MAX_COOLDOWN`] (1 year).
+    pub const fn escalate(mut self, reset: Duration) -> Rule {
+        self.escalate = Some(reset);
+        self
+    }
+
+    /// The minimum below which the rule never fires.
+    pub const fn min(&self) -> u64 {
+        self.min
+    }
+
+    /// The percentage above the recent average that fires.
+    pub const fn diff(&self) -> u64 {
+        self.diff
+    }
+
+    /// The absolute value above which the rule fires.
+    pub const fn abs(&self) -> u64 {
+        self.abs
+    }
+
+    /// The `max` of a count rule (0 = none).
+    pub const fn max_value(&self) -> u64 {
+        self.max
+    }
+
+    /// For count rules (`threads`, `tasks`): skip dumping while the value is at or above
+    /// `max` — too many threads or tasks to dump cheaply. 0, the default, means no max.
+    pub const fn max(mut self, max: u64) -> Rule {
+        self.max = max;
+        self
+    }
+
+    /// The per-rule cooldown, if set (otherwise the builder's default applies).
+    pub const fn cooldown_override(&self) -> Option<Duration> {
+        self.cooldown
+    }
+
+    /// How long the rule stays quiet after a dump. Overrides [`Builder::cooldown`](crate::Builder::cooldown).
+    /// Above zero and at most [`bounds::MAX_COOLDOWN`] (1 year).
+    pub const fn cooldown(mut self, cooldown: Duration) -> Rule {
+        self.cooldown = Some(cooldown);
+        self
+    }
+
+    /// Validates the rule for `kind`; `percent` rules are capped at 100.
+    pub(crate) fn validate(&self, kind: Metric) -> Result<()> {
+        let name = kind.name();
+        if self.diff == 0 {
+            return Err(Error::Config(format!(
+                "{name} rule: diff must be above 0 (it is the percentage above the average that fires)"
+            )));
+        }
+        if self.min > self.abs {
+            return Err(Error::Config(format!(
+                "{name} rule: min ({}) is above abs ({}), so the rule could never fire on abs",
+                self.min, self.abs
+            )));
+        }
+        if kind.is_percent() && self.abs > 100 {
+            return Err(Error::Config(format!(
+                "{name} rule: abs ({}) is a percentage and cannot be above 100",
+                self.abs
+            )));
+        }
+        if self.max != 0 && !kind.is_count() {
+            return Err(Error::Config(format!(
+                "{name} rule: max is only for count rules (threads, tasks)"
+            )));
+        }
+        if self.max != 0 && self.max <= self.abs {
+            return Err(Error::Config(format!(
+                "{name} rule: max ({}) must be above abs ({})",
+                self.max, self.abs
+            )));
+        }
+        if self.sustain == 0 {
+            return Err(Error::Config(format!(
+                "{name} rule: sustain must be at least 1 sample"
+            )));
+        }
+        let nonzero = Duration::from_nanos(1);
+        if let Some(reset) = self.escalate {
+            check_setting(
+                &format!("{name}.escalate"),
+                reset,
+                nonzero,
+                bounds::MAX_COOLDOWN,
+            )?;
+        }
+        if let Some(cooldown) = self.cooldown {
+            check_setting(
+                &format!("{name}.cooldown"),
+                cooldown,
+                nonzero,
+                bounds::MAX_COOLDOWN,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// At most `max` events in any `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DumpLimit {
+    /// Events allowed per window (0 = none at all).
+    pub max: usize,
+    /// The sliding window.
+    pub window: Duration,
+}
+
+impl DumpLimit {
+    /// `max` dumps per `window`.
+    pub const fn new(max: usize, window: Duration) -> DumpLimit {
+        DumpLimit { max, window }
+    }
+}
 
 /// A metric that holmes samples, and the rule that watches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -11,11 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{Builder, Rule};
-use crate::dump::DumpEvent;
+use crate::clock::{later, later_wall};
+use crate::config::Builder;
+use crate::event::DumpEvent;
+use crate::limit::Limiter;
+use crate::rule::Rule;
 use crate::rule::{cooldown_of, Metric, Ring};
 use crate::sample::limits::{LimitSource, Limits};
-use crate::watch::limiter::Limiter;
 
 /// A relaxed event counter.
 #[derive(Default)]
@@ -45,27 +47,6 @@ pub(crate) struct Counters {
     pub skipped_low_disk: Counter,
     pub files_deleted: Counter,
     pub signal_takeovers: Counter,
-}
-
-/// `t + d` that never panics: holmes' threads add configured durations to instants, and
-/// a sum `Instant` cannot hold (a duration of centuries) saturates to the farthest of
-/// `t` + 100 years, 1 year, 1 day, or `t` itself, i.e. "not in this process's life".
-pub(crate) fn later(t: Instant, d: Duration) -> Instant {
-    const DAY: u64 = 24 * 3600;
-    t.checked_add(d)
-        .or_else(|| t.checked_add(Duration::from_secs(100 * 365 * DAY)))
-        .or_else(|| t.checked_add(Duration::from_secs(365 * DAY)))
-        .or_else(|| t.checked_add(Duration::from_secs(DAY)))
-        .unwrap_or(t)
-}
-
-/// `t + d` for wall-clock times, saturating like [`later`].
-pub(crate) fn later_wall(t: SystemTime, d: Duration) -> SystemTime {
-    const DAY: u64 = 24 * 3600;
-    t.checked_add(d)
-        .or_else(|| t.checked_add(Duration::from_secs(100 * 365 * DAY)))
-        .or_else(|| t.checked_add(Duration::from_secs(DAY)))
-        .unwrap_or(t)
 }
 
 /// Nanoseconds after `Shared::epoch`; 0 = unset.

@@ -401,7 +401,7 @@ pub fn capture(
     shutdown: &Receiver<()>,
     sym: &mut Symbolizer,
 ) -> Result<CpuCapture, CpuError> {
-    crate::fork::register();
+    crate::fork::on_fork_child(reset_after_fork);
     let _lock = CaptureLock::take()?;
     stack::ensure_chosen();
     if stack::uses_dwarf() {

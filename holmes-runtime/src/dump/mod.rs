@@ -17,164 +17,22 @@ pub mod tasks;
 pub mod threads;
 pub mod writer;
 
-use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
-use crate::config::{Format, Rule};
-use crate::escape::{Escaped, EscapedPath};
-use crate::rule::{FireReason, Metric};
+use crate::config::Format;
+use crate::escape::EscapedPath;
+pub(crate) use crate::event::Trigger;
+pub use crate::event::{DumpEvent, DumpKind, TopEntry};
+use crate::rule::Metric;
 use crate::state::Shared;
 use crate::symbol::Symbolizer;
-pub use profile::TopEntry;
 use writer::DumpWriter;
 
-/// What a dump captured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DumpKind {
-    /// A CPU profile.
-    Cpu,
-    /// A heap profile from [`crate::Allocator`]'s samples.
-    Heap,
-    /// The stack of every thread.
-    Threads,
-    /// The tokio tasks (feature `tokio`).
-    #[cfg(feature = "tokio")]
-    Tasks,
-}
-
-impl DumpKind {
-    /// The file name prefix and profile name (`cpu`, `heap`, `threads`, `tasks`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            DumpKind::Cpu => "cpu",
-            DumpKind::Heap => "heap",
-            DumpKind::Threads => "threads",
-            #[cfg(feature = "tokio")]
-            DumpKind::Tasks => "tasks",
-        }
-    }
-
-    /// The dump a rule on `metric` takes.
-    pub const fn for_metric(metric: Metric) -> DumpKind {
-        match metric {
-            Metric::Cpu => DumpKind::Cpu,
-            Metric::Mem | Metric::Heap => DumpKind::Heap,
-            Metric::Threads => DumpKind::Threads,
-            #[cfg(feature = "tokio")]
-            Metric::Tasks => DumpKind::Tasks,
-        }
-    }
-}
-
-impl fmt::Display for DumpKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One dump: why it was taken and what it wrote. Logged at warn level (target
-/// `holmes`) and kept as the rule's last dump in [`crate::Status`]. Its `Display` (the
-/// log line) escapes control characters in the culprit, the error and the file names.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct DumpEvent {
-    /// Identifier, unique within the process run.
-    pub id: u64,
-    /// What was captured.
-    pub kind: DumpKind,
-    /// The rule that fired.
-    pub metric: Metric,
-    /// Why it fired.
-    pub reason: FireReason,
-    /// The metric's value when it fired.
-    pub value: f64,
-    /// The average of the ring (including `value`).
-    pub average: f64,
-    /// The ring, oldest first.
-    pub ring: Vec<f64>,
-    /// The rule's configuration.
-    pub rule: Rule,
-    /// When the rule fired.
-    pub time: SystemTime,
-    /// How long the capture took (the CPU profile's length for CPU dumps).
-    pub capture_duration: Duration,
-    /// For CPU dumps: the CPU % the process used *during* the capture. Much lower than
-    /// `value` means the spike ended before the capture could see it.
-    pub capture_cpu_percent: Option<f64>,
-    /// The heaviest functions of the profile (flat order).
-    pub top: Vec<TopEntry>,
-    /// The profile's total in the unit of `top` (CPU nanoseconds, bytes, threads).
-    pub top_total: i64,
-    /// The innermost frame of the heaviest stack in the program's own code, judged by
-    /// where the code lives (not the toolchain's sources, a dependency's, a system
-    /// library's or holmes'; by name when there is no debug info), see
-    /// [`profile::culprit`]: usually the function to look at first.
-    pub culprit: Option<String>,
-    /// The files written.
-    pub files: Vec<PathBuf>,
-    /// Set when the capture or a file write failed (the event is still reported).
-    pub error: Option<String>,
-    /// For a dump taken because another rule fired with
-    /// [`cascade`](crate::Builder::cascade) on: that dump's id.
-    pub cascade_of: Option<u64>,
-}
-
-impl fmt::Display for DumpEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "[holmes] dump {} #{}: {} rule ({}, {}, {}) fired, reason: {}, current: {:.1}, average: {:.1}",
-            self.kind,
-            self.id,
-            self.metric,
-            self.rule.min,
-            self.rule.diff,
-            self.rule.abs,
-            self.reason,
-            self.value,
-            self.average
-        )?;
-        if let Some(c) = self.capture_cpu_percent {
-            write!(f, ", cpu during capture: {c:.1}%")?;
-        }
-        if let Some(c) = &self.culprit {
-            write!(f, ", culprit: {}", Escaped(c))?;
-        }
-        if let Some(e) = &self.error {
-            write!(f, ", error: {}", Escaped(e))?;
-        }
-        if !self.files.is_empty() {
-            f.write_str(", files:")?;
-            for p in &self.files {
-                write!(f, " {}", EscapedPath(p))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A trigger from the sampler.
-#[derive(Clone, Debug)]
-pub(crate) struct Trigger {
-    pub id: u64,
-    pub metric: Metric,
-    pub reason: FireReason,
-    pub value: f64,
-    pub average: f64,
-    pub ring: Vec<f64>,
-    pub rule: Rule,
-    pub time: SystemTime,
-    /// Also capture the other enabled kinds.
-    pub cascade: bool,
-}
-
 /// What the dumper is asked to do.
-pub(crate) enum Task {
+pub(crate) enum Job {
     /// Capture the dump of the trigger's rule now.
     Dump(Trigger),
     /// Write a heap dump captured at its peak by the heap watcher, with the baseline
@@ -249,7 +107,7 @@ impl Dumper {
     /// The thread body: serve tasks until the channel closes or shutdown. The
     /// symbolizer's tables serve the dumps of one burst (a cascade, a flapping rule)
     /// and are released once no dump came for [`SYMBOLS_KEPT`].
-    pub fn run(mut self, tasks: Receiver<Task>) {
+    pub fn run(mut self, tasks: Receiver<Job>) {
         loop {
             let keep = if self.sym.is_released() {
                 Duration::from_secs(24 * 3600)
@@ -259,7 +117,7 @@ impl Dumper {
             crossbeam_channel::select! {
                 recv(tasks) -> t => match t {
                     Ok(_) if !self.warmed_up() => break,
-                    Ok(Task::Dump(trigger)) => {
+                    Ok(Job::Dump(trigger)) => {
                         let kind = DumpKind::for_metric(trigger.metric);
                         if self.still_wanted(&trigger) && self.room_on_disk(&trigger) {
                             let started = std::time::Instant::now();
@@ -269,7 +127,7 @@ impl Dumper {
                         }
                         self.shared.set_pending(trigger.metric, false);
                     }
-                    Ok(Task::HeapPeak { trigger, peak, base }) => {
+                    Ok(Job::HeapPeak { trigger, peak, base }) => {
                         if self.room_on_disk(&trigger) {
                             let started = std::time::Instant::now();
                             let mut c = Captured::profile(peak.to_profile(&mut self.sym), Duration::ZERO);
@@ -647,7 +505,7 @@ fn text_header(e: &DumpEvent) -> String {
     }
     h.push_str(&format!(
         "stacks: walked by {}{}\n",
-        crate::guard::walker_name(crate::stack::walker()),
+        crate::stack::walker_name(crate::stack::walker()),
         if crate::stack::stacks_truncated() {
             " (they look truncated: this build keeps no frame pointers; see the log)"
         } else {
@@ -679,45 +537,5 @@ mod fp_tests {
         // CI's musl run): no warning.
         let h = std::thread::spawn(|| frame_pointer_check(&mut Symbolizer::new()));
         assert_eq!(h.join().unwrap(), None);
-    }
-}
-
-#[cfg(test)]
-mod log_line_tests {
-    use super::*;
-
-    // Guards against: a newline in a dump path, culprit or error forging a log line.
-    #[test]
-    fn the_dump_log_line_escapes_control_characters() {
-        let event = DumpEvent {
-            id: 1,
-            kind: DumpKind::Threads,
-            metric: Metric::Threads,
-            reason: FireReason::AboveAbs,
-            value: 30.0,
-            average: 20.0,
-            ring: vec![10.0, 30.0],
-            rule: Rule::new(5, 25, 20),
-            time: SystemTime::UNIX_EPOCH,
-            capture_duration: Duration::ZERO,
-            capture_cpu_percent: None,
-            top: Vec::new(),
-            top_total: 0,
-            culprit: Some("evil\n[ERROR holmes] forged".into()),
-            files: vec![PathBuf::from("/tmp/holmes\r\nx/threads.txt")],
-            error: Some("disk\u{1b}[2J".into()),
-            cascade_of: None,
-        };
-        let line = event.to_string();
-        assert!(!line.contains(['\n', '\r', '\u{1b}']), "{line:?}");
-        assert!(
-            line.contains("culprit: evil\\n[ERROR holmes] forged"),
-            "{line}"
-        );
-        assert!(
-            line.contains("files: /tmp/holmes\\r\\nx/threads.txt"),
-            "{line}"
-        );
-        assert!(line.contains("error: disk\\x1b[2J"), "{line}");
     }
 }

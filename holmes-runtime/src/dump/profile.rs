@@ -11,6 +11,7 @@ use std::io::Write as _;
 
 use pprof::protos::{self, Message as _};
 
+pub use crate::event::TopEntry;
 use crate::objects::Object;
 use crate::symbol::{Frame, Symbolizer};
 
@@ -736,17 +737,6 @@ pub fn symbols_note(p: &protos::Profile, pprof_file: &str) -> Option<String> {
             format!(" and build-id {build_id}")
         }
     ))
-}
-
-/// One row of a text top-N.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TopEntry {
-    /// Function name.
-    pub name: String,
-    /// Value where the function is the innermost frame.
-    pub flat: i64,
-    /// Value where the function is anywhere on the stack.
-    pub cum: i64,
 }
 
 /// The functions with the largest flat value of the default sample type, like

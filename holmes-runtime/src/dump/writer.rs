@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
+use crate::config::Retention;
 use crate::error::Error;
 use crate::escape::EscapedPath;
 
@@ -135,24 +136,6 @@ impl DumpWriter {
             io::ErrorKind::AlreadyExists,
             format!("no free file name for {name}"),
         ))
-    }
-}
-
-/// Limits on what the dump directory may hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retention {
-    /// Most dump files kept (every format counts: a CPU dump writes 3 files).
-    pub max_files: usize,
-    /// Most bytes kept in dump files.
-    pub max_bytes: u64,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention {
-            max_files: 300,
-            max_bytes: 512 << 20,
-        }
     }
 }
 

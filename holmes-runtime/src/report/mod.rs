@@ -48,7 +48,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::dump::{DumpEvent, DumpKind};
+use crate::event::{DumpEvent, DumpKind};
 
 pub use self::http::HttpReporter;
 pub use self::logging::LogReporter;

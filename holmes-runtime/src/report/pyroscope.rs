@@ -7,8 +7,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::client::{base64, redact, url_encode, HttpClient};
 use super::multipart::Form;
 use super::{Report, ReportError, ReportFile, Reporter};
-use crate::dump::DumpKind;
 use crate::escape::Escaped;
+use crate::event::DumpKind;
 
 /// Pushes the pprof files of each dump to a Grafana Pyroscope server (or Grafana Cloud
 /// Profiles), so a fleet of services lands in one profiling backend.

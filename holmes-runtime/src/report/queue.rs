@@ -237,7 +237,7 @@ fn panic_message(p: &(dyn Any + Send)) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dump::DumpKind;
+    use crate::event::DumpKind;
     use crate::report::ReportError;
     use std::sync::Mutex;
     use std::time::{Instant, SystemTime};
@@ -272,10 +272,10 @@ mod tests {
             "flaky"
         }
         fn report(&mut self, r: &Report) -> Result<(), ReportError> {
-            if r.event.id % 2 == 0 {
+            if r.event.id.is_multiple_of(2) {
                 panic!("flaky reporter panics on #{}", r.event.id);
             }
-            if r.event.id % 3 == 0 {
+            if r.event.id.is_multiple_of(3) {
                 return Err(ReportError::Other("refused".into()));
             }
             Ok(())

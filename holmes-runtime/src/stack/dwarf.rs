@@ -200,7 +200,7 @@ pub unsafe fn walk(regs: Regs, lo: usize, hi: usize, out: &mut Stack) -> bool {
     let cache = unsafe { &mut *slot.cache.get() };
     let mut read = |addr: u64| -> Result<u64, ()> {
         let a = addr as usize;
-        if a >= lo && a % std::mem::size_of::<usize>() == 0 && a <= hi.saturating_sub(8) {
+        if a >= lo && a.is_multiple_of(std::mem::size_of::<usize>()) && a <= hi.saturating_sub(8) {
             // SAFETY: an aligned word inside [lo, hi), readable per the contract.
             Ok(unsafe { (a as *const u64).read() })
         } else {

@@ -15,10 +15,12 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::alloc;
-use crate::config::Rule;
-use crate::dump::{Task, Trigger};
+use crate::clock::later;
+use crate::dump::Job;
+use crate::event::Trigger;
+use crate::rule::Rule;
 use crate::rule::{average, FireReason, Metric};
-use crate::state::{later, Shared};
+use crate::state::Shared;
 
 /// The smallest heap % that would fire `rule` as the next sample, given the recent
 /// samples `ring` (oldest first): it must reach `min`, and either exceed `abs` or be
@@ -48,7 +50,7 @@ pub(crate) fn high_water(sh: &Shared, now: Instant) -> Option<f64> {
 
 pub(crate) struct HeapWatcher {
     pub shared: Arc<Shared>,
-    pub tasks: Sender<Task>,
+    pub tasks: Sender<Job>,
 }
 
 impl HeapWatcher {
@@ -129,13 +131,13 @@ impl HeapWatcher {
                 time: SystemTime::now(),
                 cascade: cfg.cascade,
             };
-            let task = Task::HeapPeak {
+            let job = Job::HeapPeak {
                 trigger,
                 peak: Box::new(peak),
                 base: base.take().map(Box::new),
             };
             sh.set_pending(Metric::Heap, true);
-            if self.tasks.try_send(task).is_err() {
+            if self.tasks.try_send(job).is_err() {
                 sh.set_pending(Metric::Heap, false);
                 sh.counters.dropped.inc();
             }

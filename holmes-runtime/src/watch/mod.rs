@@ -9,11 +9,10 @@
 //! watcher ([`heap`]) arms it in the allocator and turns a fire into a dump.
 //!
 //! No arithmetic here can panic: every instant is computed with
-//! [`crate::state::later`], which saturates, and the durations added are bounded at
+//! [`crate::clock::later`], which saturates, and the durations added are bounded at
 //! `start()`/`update()` ([`crate::bounds`]).
 
 pub(crate) mod heap;
-pub mod limiter;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,16 +21,18 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::alloc;
+use crate::clock::later;
 use crate::config::Builder;
-use crate::dump::{Task, Trigger};
+use crate::dump::Job;
+use crate::event::Trigger;
 use crate::rule::{evaluate, CheckInput, Decision, Metric};
 use crate::sample::Sampler;
-use crate::state::{later, Shared};
+use crate::state::Shared;
 
 pub(crate) struct SamplerLoop {
     pub shared: Arc<Shared>,
     pub sampler: Sampler,
-    pub tasks: Sender<Task>,
+    pub tasks: Sender<Job>,
     pub cfg: Arc<Builder>,
     pub logged_error: bool,
     pub streaks: [u32; Metric::COUNT],
@@ -41,7 +42,7 @@ pub(crate) struct SamplerLoop {
 }
 
 impl SamplerLoop {
-    pub fn new(shared: Arc<Shared>, sampler: Sampler, tasks: Sender<Task>) -> SamplerLoop {
+    pub fn new(shared: Arc<Shared>, sampler: Sampler, tasks: Sender<Job>) -> SamplerLoop {
         let cfg = shared.config();
         SamplerLoop {
             shared,
@@ -231,7 +232,7 @@ impl SamplerLoop {
                 cascade: cfg.cascade,
             };
             sh.set_pending(m, true);
-            match self.tasks.try_send(Task::Dump(trigger)) {
+            match self.tasks.try_send(Job::Dump(trigger)) {
                 Ok(()) => {
                     sh.set_cooldown_until(m, later(now, Shared::cooldown(&cfg, m)));
                     if let Some(reset) = rule.escalate {

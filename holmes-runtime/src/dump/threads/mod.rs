@@ -342,7 +342,7 @@ pub fn dump_threads() -> Result<ThreadDump, CaptureError> {
 pub fn dump_threads_with_timeout(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     #[cfg(linux_stack_walk)]
     {
-        crate::fork::register();
+        crate::fork::on_fork_child(reset_after_fork);
         signal::capture(timeout)
     }
     #[cfg(not(linux_stack_walk))]

@@ -610,7 +610,7 @@ struct Entry {
 pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
     let captured_at = SystemTime::now();
     let started = Instant::now();
-    let deadline = crate::state::later(started, timeout);
+    let deadline = crate::clock::later(started, timeout);
     let mut guard = lock(deadline)?;
     let c = &mut *guard;
     ensure_installed()?;
@@ -792,7 +792,7 @@ pub(super) fn capture(timeout: Duration) -> Result<ThreadDump, CaptureError> {
         describe(&dir, e);
     }
     // A handler caught mid-walk at the deadline gets 1 ms more, once for all of them.
-    let grace_end = crate::state::later(deadline.max(Instant::now()), Duration::from_millis(1));
+    let grace_end = crate::clock::later(deadline.max(Instant::now()), Duration::from_millis(1));
     for k in deferred {
         let e = &mut entries[k];
         let Some(i) = e.slot else {

@@ -5,25 +5,10 @@
 //! disks. Cooldowns space dumps out; these limits cap them however the rules are set.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::rule::Metric;
-
-/// At most `max` events in any `window`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DumpLimit {
-    /// Events allowed per window (0 = none at all).
-    pub max: usize,
-    /// The sliding window.
-    pub window: Duration,
-}
-
-impl DumpLimit {
-    /// `max` dumps per `window`.
-    pub const fn new(max: usize, window: Duration) -> DumpLimit {
-        DumpLimit { max, window }
-    }
-}
+use crate::clock::later;
+use crate::rule::{DumpLimit, Metric};
 
 /// The times of recent events, for one limit.
 #[derive(Debug)]
@@ -50,10 +35,7 @@ impl Window {
         if self.times.len() < limit.max {
             Ok(())
         } else {
-            Err(self
-                .times
-                .front()
-                .map_or(now, |&t| crate::state::later(t, limit.window)))
+            Err(self.times.front().map_or(now, |&t| later(t, limit.window)))
         }
     }
 
@@ -106,6 +88,7 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn sliding_windows_per_rule_and_overall() {
