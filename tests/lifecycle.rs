@@ -15,7 +15,8 @@ fn lifecycle() {
         .unwrap_err();
     assert!(matches!(err, holmes::Error::Config(_)), "{err}");
     assert!(
-        err.to_string().contains("min (90) is above abs (80)"),
+        err.to_string()
+            .contains("`min` (90) must not be greater than `abs` (80)"),
         "{err}"
     );
 

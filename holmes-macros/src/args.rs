@@ -16,7 +16,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
 
 use crate::errors::Errors;
-use crate::units;
+use std::time::Duration;
 
 /// Percent rules compare a percentage (0..=100) and take `(min, diff, abs)`; count rules
 /// compare a number of things and take `(min, diff, abs[, max])`.
@@ -750,39 +750,22 @@ fn check_rule(def: &'static RuleDef, args: RuleArgs, span: Span) -> syn::Result<
             ))
         }
     };
-    if def.kind == RuleKind::Percent {
-        for (param, value, span) in [("min", min, min_span), ("abs", abs, abs_span)] {
-            if value > 100 {
-                errors.push(syn::Error::new(
-                    span,
-                    format!("`{param}` of `{name}` is a percentage and must be at most 100, found {value}"),
-                ));
-            }
-        }
-    }
-    if diff == 0 {
+    let kind = match def.kind {
+        RuleKind::Percent => holmes_settings::RuleKind::Percent,
+        RuleKind::Count => holmes_settings::RuleKind::Count,
+    };
+    let max_value = max.map(|(m, _)| m);
+    for problem in holmes_settings::check_rule(kind, min, diff, abs, max_value) {
+        let span = match problem.param {
+            "min" => min_span,
+            "diff" => diff_span,
+            "abs" => abs_span,
+            _ => max.map_or(span, |(_, s)| s),
+        };
         errors.push(syn::Error::new(
-            diff_span,
-            format!(
-                "`diff` of `{name}` must be at least 1: it is the rise over the recent average, in percent, that triggers a dump"
-            ),
+            span,
+            format!("`{name}` rule: {}", problem.message),
         ));
-    }
-    if min > abs {
-        errors.push(syn::Error::new(
-            min_span,
-            format!("`min` of `{name}` ({min}) must not be greater than `abs` ({abs})"),
-        ));
-    }
-    if let Some((max, max_span)) = max {
-        if max <= abs {
-            errors.push(syn::Error::new(
-                max_span,
-                format!(
-                    "`max` of `{name}` ({max}) must be greater than `abs` ({abs}); leave it out for no upper bound"
-                ),
-            ));
-        }
     }
     let options = RULE_OPTIONS
         .iter()
@@ -977,18 +960,15 @@ fn expect_str(expr: &Expr, name: &str, kind: ValueKind) -> syn::Result<syn::LitS
     }
 }
 
-/// The accepted range of a duration setting or rule option, in nanoseconds: the same as
-/// `holmes_runtime::bounds` (a proc-macro crate cannot depend on it; the tests of both
-/// crates pin the same values, and `tests/ui/fail/setting_bounds.rs` the messages).
-fn duration_bounds(name: &str) -> (u64, u64) {
-    const MS: u64 = 1_000_000;
-    const S: u64 = 1_000 * MS;
+/// The accepted range of a duration setting or rule option: `holmes::bounds`.
+fn duration_bounds(name: &str) -> (Duration, Duration) {
+    use holmes_settings::bounds;
+    let nonzero = Duration::from_nanos(1);
     match name {
-        "interval" => (10 * MS, 24 * 3600 * S),
-        "cpu_profile" => (1, 3600 * S),
-        // `cooldown` (setting and rule option), `escalate`: 1 year as humantime counts
-        // it (365.25 days), so that `"1y"` is accepted.
-        _ => (1, 31_557_600 * S),
+        "interval" => (bounds::MIN_INTERVAL, bounds::MAX_INTERVAL),
+        "cpu_profile" => (nonzero, bounds::MAX_CPU_PROFILE),
+        // `cooldown` (setting and rule option), `escalate`.
+        _ => (nonzero, bounds::MAX_COOLDOWN),
     }
 }
 
@@ -998,33 +978,21 @@ fn parse_value(def: &SettingDef, expr: &Expr) -> syn::Result<Value> {
     match def.kind {
         ValueKind::Duration => {
             let text = expect_str(expr, name, def.kind)?;
-            let nanos = units::parse_duration(&text.value())
+            let d = holmes_settings::parse_duration(&text.value())
                 .map_err(|e| syn::Error::new(text.span(), e))?;
-            if nanos == 0 {
-                return error(format!("`{name}` must be longer than zero"));
-            }
             let (min, max) = duration_bounds(name);
-            let show = |n: u64| humantime::format_duration(std::time::Duration::from_nanos(n)).to_string();
-            if nanos < min {
-                return error(format!(
-                    "`{name}` must be at least {}, found {}",
-                    show(min),
-                    show(nanos)
-                ));
+            if let Err(why) = holmes_settings::check_duration(d, min, max) {
+                return error(format!("`{name}` {why}"));
             }
-            if nanos > max {
-                return error(format!(
-                    "`{name}` must be at most {}, found {}",
-                    show(max),
-                    show(nanos)
-                ));
-            }
+            let nanos = u64::try_from(d.as_nanos()).map_err(|_| {
+                syn::Error::new(text.span(), format!("`{name}` is too long"))
+            })?;
             Ok(Value::Duration(nanos))
         }
         ValueKind::Size => {
             let text = expect_str(expr, name, def.kind)?;
             let bytes =
-                units::parse_size(&text.value()).map_err(|e| syn::Error::new(text.span(), e))?;
+                holmes_settings::parse_size(&text.value()).map_err(|e| syn::Error::new(text.span(), e))?;
             if bytes == 0 {
                 return error(format!("`{name}` must be greater than zero"));
             }
@@ -1508,16 +1476,19 @@ mod tests {
     #[test]
     fn rule_relations() {
         let e = err(quote!(cpu(90, 25, 80)));
-        assert_eq!(e, "`min` of `cpu` (90) must not be greater than `abs` (80)");
+        assert_eq!(e, "`cpu` rule: `min` (90) must not be greater than `abs` (80): the rule could never fire on `abs`");
         let e = err(quote!(mem(10, 25, 120)));
         assert_eq!(
             e,
-            "`abs` of `mem` is a percentage and must be at most 100, found 120"
+            "`mem` rule: `abs` is a percentage and must be at most 100, found 120"
         );
         let e = err(quote!(cpu(10, 0, 80)));
-        assert!(e.starts_with("`diff` of `cpu` must be at least 1"), "{e}");
+        assert!(
+            e.starts_with("`cpu` rule: `diff` must be at least 1"),
+            "{e}"
+        );
         let e = err(quote!(threads(10, 25, 70, 70)));
-        assert_eq!(e, "`max` of `threads` (70) must be greater than `abs` (70); leave it out for no upper bound");
+        assert_eq!(e, "`threads` rule: `max` (70) must be greater than `abs` (70); leave it out for no upper bound");
         // diff is a rise over the average: above 100 is meaningful (200 = three times).
         ok(quote!(cpu(10, 200, 80)));
         // Count rules are not percentages.
@@ -1572,7 +1543,7 @@ mod tests {
             "{e}"
         );
         let e = err(quote!(cpu(10, 25, 80), cooldown = "500000000000y"));
-        assert!(e.contains("is too long"), "{e}");
+        assert!(e.starts_with("`cooldown` must be at most 1year"), "{e}");
         let e = err(quote!(cpu(10, 25, 80, cooldown = "2y")));
         assert_eq!(e, "`cooldown` must be at most 1year, found 2years");
         let e = err(quote!(cpu(10, 25, 80, escalate = "2y")));
@@ -1628,8 +1599,8 @@ mod tests {
         ));
         assert_eq!(all.len(), 7, "{all:#?}");
         // Checks between values (step two) come after the others.
-        assert!(all[5].contains("`diff` of `cpu`"), "{all:#?}");
-        assert!(all[6].contains("`min` of `cpu`"), "{all:#?}");
+        assert!(all[5].contains("`cpu` rule: `diff`"), "{all:#?}");
+        assert!(all[6].contains("`cpu` rule: `min`"), "{all:#?}");
     }
 
     #[test]

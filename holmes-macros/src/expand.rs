@@ -552,7 +552,7 @@ mod tests {
         );
         assert_eq!(
             errors,
-            ["\"`min` of `cpu` (90) must not be greater than `abs` (80)\""]
+            ["\"`cpu` rule: `min` (90) must not be greater than `abs` (80): the rule could never fire on `abs`\""]
         );
     }
 

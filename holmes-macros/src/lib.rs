@@ -8,7 +8,6 @@
 mod args;
 mod errors;
 mod expand;
-mod units;
 
 use proc_macro::TokenStream;
 
@@ -150,10 +149,12 @@ use proc_macro::TokenStream;
 ///
 /// # Settings
 ///
-/// Durations are strings in humantime syntax (`"500ms"`, `"5s"`, `"1m"`, `"1h 30m"`).
-/// Sizes are strings with a unit, decimal or binary exactly as written: `B`, `KB` (1000)
-/// / `KiB` (1024), `MB`/`MiB`, `GB`/`GiB`, `TB`/`TiB`; `"1.5GiB"` works when it is a whole
-/// number of bytes. Each setting may appear once.
+/// Values are written as in the `HOLMES_*` variables (one grammar, `holmes-settings`).
+/// Durations are strings in humantime syntax, fractions allowed (`"500ms"`, `"1.5s"`,
+/// `"1m30s"`, `"1h 30m"`). Sizes are strings: a number and a unit, binary (`KiB`/`Ki`,
+/// `MiB`/`Mi`, `GiB`/`Gi`, `TiB`/`Ti`: 1024) or decimal (`KB`/`K`, `MB`/`M`, `GB`/`G`,
+/// `TB`/`T`: 1000), any case, or bytes (`B`, or no unit); `"1.5GiB"` works when it is a
+/// whole number of bytes. Each setting may appear once.
 ///
 /// ## `interval = "<duration>"`
 ///

@@ -410,7 +410,7 @@ impl Builder {
                         bad: &mut dyn FnMut(&str, &str, String)|
          -> Option<Duration> {
             let v = var(name)?;
-            match humantime::parse_duration(v.trim()) {
+            match holmes_settings::parse_duration(&v) {
                 Ok(d) => match check_duration(d, min, max) {
                     Ok(()) => Some(d),
                     Err(why) => {
@@ -419,7 +419,7 @@ impl Builder {
                     }
                 },
                 Err(e) => {
-                    bad(name, &v, e.to_string());
+                    bad(name, &v, e);
                     None
                 }
             }
@@ -454,13 +454,10 @@ impl Builder {
             }
         }
         if let Some(v) = var("HOLMES_MEMORY_LIMIT") {
-            match parse_size(&v) {
-                Some(n) if n > 0 => self.memory_limit = Some(n),
-                _ => bad(
-                    "HOLMES_MEMORY_LIMIT",
-                    &v,
-                    "expected a size such as 2GiB or 512MB".into(),
-                ),
+            match holmes_settings::parse_size(&v) {
+                Ok(n) if n > 0 => self.memory_limit = Some(n),
+                Ok(_) => bad("HOLMES_MEMORY_LIMIT", &v, "must be above zero".into()),
+                Err(why) => bad("HOLMES_MEMORY_LIMIT", &v, why),
             }
         }
         if let Some(v) = var("HOLMES_CPU_CORES") {
@@ -627,31 +624,6 @@ fn parse_rule(v: &str, m: Metric, old: Option<Rule>) -> std::result::Result<Opti
     Ok(Some(r))
 }
 
-/// `2GiB`, `512MB`, `64k`, `1073741824`: binary (KiB, MiB, GiB, TiB) and decimal (KB,
-/// MB, GB, TB) units, as written.
-pub(crate) fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        "t" | "tb" => 1_000_000_000_000,
-        "tib" => 1 << 40,
-        _ => return None,
-    };
-    let v = n * mult as f64;
-    (v.is_finite() && v >= 0.0 && v < u64::MAX as f64).then_some(v as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -699,14 +671,29 @@ mod tests {
         assert!(disabled.is_none());
     }
 
+    // Guards against: the attribute and the environment accepting different spellings
+    // (both parse with holmes_settings now).
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("2GiB"), Some(2 << 30));
-        assert_eq!(parse_size("512MB"), Some(512_000_000));
-        assert_eq!(parse_size("1.5KiB"), Some(1536));
-        assert_eq!(parse_size("4096"), Some(4096));
-        assert_eq!(parse_size("lots"), None);
-        assert_eq!(parse_size("5 parsecs"), None);
+    fn memory_limit_takes_the_shared_size_grammar() {
+        for (v, bytes) in [
+            ("2Gi", 2u64 << 30),
+            ("2GiB", 2 << 30),
+            ("512MB", 512_000_000),
+            ("4096", 4096),
+        ] {
+            let (b, warnings) = Builder::default().apply_env(env(&[("HOLMES_MEMORY_LIMIT", v)]));
+            assert!(warnings.is_empty(), "{v}: {warnings:?}");
+            assert_eq!(b.unwrap().memory_limit, Some(bytes), "{v}");
+        }
+        let (b, warnings) =
+            Builder::default().apply_env(env(&[("HOLMES_MEMORY_LIMIT", "5 parsecs")]));
+        assert_eq!(b.unwrap().memory_limit, None);
+        assert!(
+            warnings.iter().any(|w| w.contains("unknown size unit")),
+            "{warnings:?}"
+        );
+        let (b, _) = Builder::default().apply_env(env(&[("HOLMES_INTERVAL", "1.5s")]));
+        assert_eq!(b.unwrap().interval, Duration::from_millis(1500));
     }
 
     fn err(b: Builder) -> String {
@@ -716,9 +703,11 @@ mod tests {
     #[test]
     fn rejects_bad_configurations() {
         let b = Builder::default;
-        assert!(err(b().cpu(Rule::new(90, 25, 80))).contains("min (90) is above abs (80)"));
-        assert!(err(b().cpu(Rule::new(10, 25, 180))).contains("cannot be above 100"));
-        assert!(err(b().cpu(Rule::new(10, 0, 80))).contains("diff must be above 0"));
+        assert!(err(b().cpu(Rule::new(90, 25, 80)))
+            .contains("cpu rule: `min` (90) must not be greater than `abs` (80)"));
+        assert!(err(b().cpu(Rule::new(10, 25, 180)))
+            .contains("`abs` is a percentage and must be at most 100"));
+        assert!(err(b().cpu(Rule::new(10, 0, 80))).contains("`diff` must be at least 1"));
         assert!(err(b().interval(Duration::ZERO))
             .contains("setting `interval`: must be longer than zero"));
         assert!(err(b().cpu_max(101)).contains("cpu_max"));
@@ -728,12 +717,11 @@ mod tests {
         assert!(err(b().formats([])).contains("formats"));
         assert!(err(b().ring_size(0)).contains("ring_size"));
         assert!(err(b().cpu(Rule::new(1, 1, 2).cooldown(Duration::ZERO))).contains("cooldown"));
-        assert!(
-            err(b().cpu(Rule::new(10, 25, 80).max(100))).contains("max is only for count rules")
-        );
+        assert!(err(b().cpu(Rule::new(10, 25, 80).max(100)))
+            .contains("`max` (100) is only for count rules"));
         assert!(err(b().threads(Rule::new(10, 25, 80).max(80)))
-            .contains("max (80) must be above abs (80)"));
-        assert!(err(b().mem(Rule::new(10, 25, 101))).contains("cannot be above 100"));
+            .contains("`max` (80) must be greater than `abs` (80)"));
+        assert!(err(b().mem(Rule::new(10, 25, 101))).contains("must be at most 100"));
         assert!(err(b().heap_sample_rate(0)).contains("heap_sample_rate"));
         assert!(b().cpu(Rule::new(10, 25, 80)).validate().is_ok());
         assert!(b()

@@ -115,33 +115,17 @@ impl Rule {
     /// Validates the rule for `kind`; `percent` rules are capped at 100.
     pub(crate) fn validate(&self, kind: Metric) -> Result<()> {
         let name = kind.name();
-        if self.diff == 0 {
-            return Err(Error::Config(format!(
-                "{name} rule: diff must be above 0 (it is the percentage above the average that fires)"
-            )));
-        }
-        if self.min > self.abs {
-            return Err(Error::Config(format!(
-                "{name} rule: min ({}) is above abs ({}), so the rule could never fire on abs",
-                self.min, self.abs
-            )));
-        }
-        if kind.is_percent() && self.abs > 100 {
-            return Err(Error::Config(format!(
-                "{name} rule: abs ({}) is a percentage and cannot be above 100",
-                self.abs
-            )));
-        }
-        if self.max != 0 && !kind.is_count() {
-            return Err(Error::Config(format!(
-                "{name} rule: max is only for count rules (threads, tasks)"
-            )));
-        }
-        if self.max != 0 && self.max <= self.abs {
-            return Err(Error::Config(format!(
-                "{name} rule: max ({}) must be above abs ({})",
-                self.max, self.abs
-            )));
+        let kind = if kind.is_percent() {
+            holmes_settings::RuleKind::Percent
+        } else {
+            holmes_settings::RuleKind::Count
+        };
+        let max = (self.max != 0).then_some(self.max);
+        if let Some(p) = holmes_settings::check_rule(kind, self.min, self.diff, self.abs, max)
+            .into_iter()
+            .next()
+        {
+            return Err(Error::Config(format!("{name} rule: {}", p.message)));
         }
         if self.sustain == 0 {
             return Err(Error::Config(format!(

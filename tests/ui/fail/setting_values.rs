@@ -11,7 +11,7 @@ fn zero_interval() {}
 #[holmes::watch(cpu(10, 25, 80, cooldown = "0s"))]
 fn zero_cooldown() {}
 
-#[holmes::watch(cpu(10, 25, 80), memory_limit = "2gb")]
+#[holmes::watch(cpu(10, 25, 80), memory_limit = "2 gigs")]
 fn malformed_size() {}
 
 #[holmes::watch(cpu(10, 25, 80), cpu_max = 101)]
