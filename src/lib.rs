@@ -42,7 +42,44 @@
 //! One difference: if holmes cannot start (say the dump directory cannot be created),
 //! the attribute logs the error (target `holmes`) and lets the program run without
 //! holmes, unless it says `on_error = "panic"`. See [`watch`] for every argument.
+//!
+//! # What is here
+//!
+//! - Setup: [`watch`], [`Builder`] (from [`Holmes::builder`]), [`Rule`], [`Guard`]
+//!   (live [`Status`], [`Guard::update`]), [`Error`]; [`bounds`] of every setting and
+//!   [`ENV_VARS`], the `HOLMES_*` variables that override them.
+//! - What a dump is: [`DumpEvent`] (why, what was written, the culprit), [`DumpKind`].
+//! - Heap profiles: [`Allocator`], the sampling global allocator (the attribute installs
+//!   it for `mem` and `heap` rules).
+//! - On demand: [`dump_threads`] and, with the `tokio` feature, `dump_tasks`.
+//! - Shipping dumps elsewhere: [`Reporter`], with [`HttpReporter`], [`PyroscopeReporter`]
+//!   and [`LogReporter`].
+//!
+//! The CPU profile, heap profile and stack captures are Linux-only (x86_64, aarch64);
+//! elsewhere holmes compiles, samples what the platform reports, and says a capture is
+//! unsupported there.
 #![warn(missing_docs)]
 
 pub use holmes_macros::watch;
-pub use holmes_runtime::*;
+pub use holmes_runtime::Allocator;
+#[cfg(feature = "tokio")]
+pub use holmes_runtime::{alive_tasks, dump_tasks, TaskDump, TaskDumpError};
+pub use holmes_runtime::{
+    bounds, default_dump_dir, Builder, DumpLimit, Error, FireReason, Format, Guard, Holmes, Metric,
+    Result, Retention, Rule, StackWalk, ENV_VARS, FLUSH_TIMEOUT,
+};
+pub use holmes_runtime::{
+    dump_threads, dump_threads_with_timeout, CaptureError, StackStatus, ThreadDump, ThreadInfo,
+    ThreadState,
+};
+pub use holmes_runtime::{
+    DumpEvent, DumpKind, LimitSource, Limits, MetricStatus, RuleState, Status, TopEntry,
+};
+pub use holmes_runtime::{
+    HttpReporter, LogReporter, PyroscopeReporter, Report, ReportError, ReportFile, ReportStats,
+    Reporter,
+};
+
+/// What `#[holmes::watch]` expands to calls; not API.
+#[doc(hidden)]
+pub use holmes_runtime::__private;

@@ -179,7 +179,7 @@ fn back_to_back_cpu_captures_never_let_a_late_sigprof_kill_the_process() {
     let crowd = hostile_crowd(&stop);
     let late = LateTaker::spawn();
     let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
-    let mut sym = holmes::symbol::Symbolizer::new();
+    let mut sym = holmes_runtime::symbol::Symbolizer::new();
     let started = Instant::now();
     let mut captures = 0;
     while captures < 300 && started.elapsed() < Duration::from_secs(60) {
@@ -189,7 +189,7 @@ fn back_to_back_cpu_captures_never_let_a_late_sigprof_kill_the_process() {
                 std::thread::sleep(Duration::from_millis(3));
                 late.send();
             });
-            holmes::dump::cpu::capture(Duration::from_millis(8), &rx, &mut sym)
+            holmes_runtime::dump::cpu::capture(Duration::from_millis(8), &rx, &mut sym)
         });
         c.expect("capture");
         late.take();
@@ -241,15 +241,15 @@ fn capture_while(
     duration: Duration,
     after: Duration,
     host: impl FnOnce() + Send,
-) -> holmes::dump::cpu::CpuCapture {
+) -> holmes_runtime::dump::cpu::CpuCapture {
     let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
-    let mut sym = holmes::symbol::Symbolizer::new();
+    let mut sym = holmes_runtime::symbol::Symbolizer::new();
     std::thread::scope(|s| {
         s.spawn(move || {
             std::thread::sleep(after);
             host();
         });
-        holmes::dump::cpu::capture(duration, &rx, &mut sym).expect("capture")
+        holmes_runtime::dump::cpu::capture(duration, &rx, &mut sym).expect("capture")
     })
 }
 
@@ -288,7 +288,7 @@ fn a_host_profiler_started_during_a_cpu_capture_is_left_running() {
     );
     assert_eq!(
         c.host_took_over,
-        Some(holmes::dump::cpu::Takeover::HandlerAndTimer)
+        Some(holmes_runtime::dump::cpu::Takeover::HandlerAndTimer)
     );
     assert_eq!(handler_of(libc::SIGPROF), host_handler, "host handler kept");
     assert_eq!(prof_timer().it_interval.tv_usec, 5_000, "host timer kept");
@@ -300,15 +300,15 @@ fn a_host_profiler_started_during_a_cpu_capture_is_left_running() {
     );
     // While the host profiles, holmes refuses instead of taking SIGPROF away.
     let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
-    let err = holmes::dump::cpu::capture(
+    let err = holmes_runtime::dump::cpu::capture(
         Duration::from_millis(50),
         &rx,
-        &mut holmes::symbol::Symbolizer::new(),
+        &mut holmes_runtime::symbol::Symbolizer::new(),
     )
     .err()
     .expect("refused");
     assert!(
-        matches!(err, holmes::dump::cpu::CpuError::SignalInUse),
+        matches!(err, holmes_runtime::dump::cpu::CpuError::SignalInUse),
         "{err}"
     );
 
@@ -324,7 +324,10 @@ fn a_host_profiler_started_during_a_cpu_capture_is_left_running() {
             install_host_sigprof();
         },
     );
-    assert_eq!(c.host_took_over, Some(holmes::dump::cpu::Takeover::Handler));
+    assert_eq!(
+        c.host_took_over,
+        Some(holmes_runtime::dump::cpu::Takeover::Handler)
+    );
     assert_eq!(handler_of(libc::SIGPROF), host_handler);
     assert_eq!(
         prof_timer().it_interval.tv_usec,
@@ -380,7 +383,7 @@ fn gettid() -> u32 {
 #[test]
 fn a_thread_dump_leaves_no_signal_queued_on_a_thread_that_blocks_it() {
     const TEST: &str = "a_thread_dump_leaves_no_signal_queued_on_a_thread_that_blocks_it";
-    let sig = holmes::dump::threads::dump_signal();
+    let sig = holmes_runtime::dump::threads::dump_signal();
     if std::env::var("HOLMES_HOSTILE_STAGE").as_deref() == Ok("re-executed") {
         // The new image: the thread that called execv is this process's main thread now.
         let bit = 1u64 << (sig - 1);
@@ -413,7 +416,10 @@ fn a_thread_dump_leaves_no_signal_queued_on_a_thread_that_blocks_it() {
     }
     let me = gettid();
     let dump = std::thread::spawn(|| {
-        block_signal(holmes::dump::threads::dump_signal(), libc::SIG_UNBLOCK);
+        block_signal(
+            holmes_runtime::dump::threads::dump_signal(),
+            libc::SIG_UNBLOCK,
+        );
         holmes::dump_threads().expect("thread dump")
     })
     .join()
@@ -461,7 +467,7 @@ fn a_dump_signal_taken_over_by_the_host_is_not_used() {
         .collect();
     let first = holmes::dump_threads().expect("first dump");
     assert!(first.captured().count() >= 5, "{:?}", first.threads);
-    let sig = holmes::dump::threads::dump_signal();
+    let sig = holmes_runtime::dump::threads::dump_signal();
     // SAFETY: a plain handler that bumps an atomic.
     unsafe {
         libc::signal(

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use holmes::dump::writer::is_dump_file;
+use holmes_runtime::dump::writer::is_dump_file;
 use prost::Message;
 
 /// Runs scenario `bin` with `args` and `env` (no inherited `HOLMES_*`), to completion.

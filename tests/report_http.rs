@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use holmes_runtime::report::{HttpReporter, PyroscopeReporter, Report, ReportError, Reporter};
+use holmes::{HttpReporter, PyroscopeReporter, Report, ReportError, Reporter};
 use holmes_runtime::DumpKind;
 
 // ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use holmes::dump::threads::{dump_threads_with_timeout, StackStatus, ThreadDump};
+use holmes_runtime::dump::threads::{dump_threads_with_timeout, StackStatus, ThreadDump};
 
 fn tid() -> u32 {
     // SAFETY: gettid cannot fail.
@@ -143,7 +143,7 @@ fn start_load() -> Load {
             unsafe {
                 let mut set: libc::sigset_t = std::mem::zeroed();
                 libc::sigemptyset(&mut set);
-                libc::sigaddset(&mut set, holmes::dump::threads::dump_signal());
+                libc::sigaddset(&mut set, holmes_runtime::dump::threads::dump_signal());
                 libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
             }
             *b.lock().expect("lock") = Some(tid());

@@ -1,17 +1,20 @@
 //! The runtime of [holmes](https://docs.rs/holmes-profiler): a process watches its own CPU,
-//! memory, heap, threads and tokio tasks and, when one spikes, captures the matching profile to disk.
+//! memory, heap, threads and tokio tasks and, when one spikes, captures the matching profile
+//! to disk.
 //!
-//! Use it through the `holmes` facade crate. Layout: [`sample`] (metrics and cgroup
-//! limits), [`rule`] (rings and the trigger rule), [`dump`] (the dumper thread, file
-//! writing, CPU profiles, thread and task dumps), [`alloc`] (the sampling allocator and
-//! heap profiles), [`stack`] and [`symbol`] (stack capture and symbolization), [`objects`]
-//! (the loaded executable and shared objects, for the profiles' mappings).
+//! Depend on `holmes-profiler` (library name `holmes`), which re-exports this crate's API:
+//! the items at its root. The hidden modules are for holmes' own tests and benchmarks and
+//! change with any release.
 #![warn(missing_docs)]
 
+// The modules holmes' own tests and benchmarks reach into; not API (the facade
+// re-exports what users call, and only that).
+#[doc(hidden)]
 pub mod alloc;
 pub mod bounds;
 mod clock;
 mod config;
+#[doc(hidden)]
 pub mod dump;
 mod error;
 mod escape;
@@ -19,12 +22,16 @@ mod event;
 mod fork;
 mod guard;
 mod limit;
+#[doc(hidden)]
 pub mod objects;
-pub mod report;
-pub mod rule;
+mod report;
+mod rule;
+#[doc(hidden)]
 pub mod sample;
+#[doc(hidden)]
 pub mod stack;
 mod state;
+#[doc(hidden)]
 pub mod symbol;
 mod watch;
 

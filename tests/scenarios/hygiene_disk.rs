@@ -216,7 +216,8 @@ fn symlink(dir: &Path) {
     let t0 = SystemTime::now();
     let mut planted = 0;
     for ms in 0..3000 {
-        let stem = holmes::dump::writer::file_stem("threads", t0 + Duration::from_millis(ms));
+        let stem =
+            holmes_runtime::dump::writer::file_stem("threads", t0 + Duration::from_millis(ms));
         for ext in ["pb.gz", "txt", "svg"] {
             std::os::unix::fs::symlink(&victim, dir.join(format!("{stem}.{ext}")))
                 .expect("plant symlink");

@@ -57,7 +57,7 @@ fn main() {
             .expect("spawn");
     }
     std::thread::sleep(Duration::from_millis(300));
-    let dump = holmes::dump::threads::dump_threads().expect("thread dump");
+    let dump = holmes::dump_threads().expect("thread dump");
     let text = dump.symbolized_text();
     std::fs::write(dir.join("threads.txt"), &text).expect("write text");
     println!(

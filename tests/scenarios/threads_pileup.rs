@@ -33,10 +33,10 @@ fn main() {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(100)); // let the last ones reach the wait
-    let dump = holmes::dump::threads::dump_threads().expect("thread dump");
-    let mut sym = holmes::symbol::Symbolizer::new();
+    let dump = holmes::dump_threads().expect("thread dump");
+    let mut sym = holmes_runtime::symbol::Symbolizer::new();
     let profile = dump.to_profile(&mut sym);
-    let gz = holmes::dump::profile::to_pprof_gz(&profile).expect("encode");
+    let gz = holmes_runtime::dump::profile::to_pprof_gz(&profile).expect("encode");
     std::fs::write(dir.join("threads.pb.gz"), gz).expect("write pprof");
     std::fs::write(dir.join("threads.txt"), dump.to_text(&mut sym)).expect("write text");
     println!(

@@ -100,7 +100,7 @@
 //! - **Peak trigger**: a relaxed load on the sampling path; firing is one CAS and a
 //!   futex wake (see [`set_trigger`]).
 //!
-//! Everything that may allocate or block — copying the tables ([`snapshot`]),
+//! Everything that may allocate or block — copying the tables (`snapshot`),
 //! symbolizing, encoding — runs on holmes threads, never inside the allocator.
 //!
 //! # Platforms

@@ -392,6 +392,7 @@ impl TaskDump {
         )
     }
 
+    #[doc(hidden)] // Takes holmes' internal symbolizer: for its own pipeline and tests.
     /// Readable text: the summary, the runtime metrics, then either the task traces with
     /// identical traces grouped ("100 tasks with this trace:"), or the hint and the
     /// thread dump's text.
@@ -451,6 +452,7 @@ impl TaskDump {
         out
     }
 
+    #[doc(hidden)] // Takes holmes' internal symbolizer: for its own pipeline and tests.
     /// A pprof profile. With task traces: sample type `tasks/count`, one sample per
     /// leaf future a task waits on (a task awaiting several futures at once, e.g. in
     /// `join!`, counts once per future), frames named by the trace. Without: the

@@ -23,7 +23,7 @@ use crate::escape::Escaped;
 /// A dump without a pprof file (pprof output disabled) posts its text report instead,
 /// or, without one, every file it has. Each POST has a timeout (default 10 s) and is
 /// retried on transport errors, 5xx, 429 and 408 (default 2 retries, with backoff); see
-/// the [module docs](super). If one file fails, the others are still sent and the first
+/// [`Reporter`](crate::Reporter). If one file fails, the others are still sent and the first
 /// error is returned.
 ///
 /// ```no_run

@@ -190,6 +190,32 @@ impl ReportFile {
 /// Implementations may block (network, disk): they delay only later reports, never the
 /// service or the sampler. A report that arrives while the queue is full is dropped
 /// before any reporter sees it.
+///
+/// # Delivery
+///
+/// - **A dedicated thread behind a bounded queue.** The dumper hands a [`Report`] (the
+///   [`DumpEvent`] and its files' bytes) to the `holmes-reporter` thread with a
+///   non-blocking `try_send`. When the queue is full the report is **dropped and
+///   counted** instead of blocking: a slow or dead backend must never delay sampling or
+///   dumping, and the files are on disk anyway. Reporters run one report at a time, in
+///   order, on that thread.
+/// - **A panicking reporter does not kill the thread.** Every call is wrapped in
+///   `catch_unwind`; a panic is logged and counted as a failure, and the next report is
+///   delivered as usual.
+/// - **Every network call is bounded.** The built-in HTTP reporters use a blocking client
+///   with one end-to-end timeout per attempt (default 10 s: DNS, connect, TLS, request,
+///   response) — the Go library's uploader had none. Redirects are not followed (they
+///   would drop the `Authorization` header or turn the POST into a GET).
+/// - **Retries are bounded and selective.** A failed attempt is retried (default 2 more
+///   attempts, exponential backoff from 250 ms with jitter, capped at 8 s; a
+///   `Retry-After` of up to 10 s is honoured) only when retrying can help: transport
+///   failures (connection refused or reset, timeouts, DNS) and HTTP 5xx, 429 and 408.
+///   Other 4xx answers (bad token, bad request) and TLS certificate errors fail at once.
+///   The worst case for one file is thus `(retries + 1) × timeout` plus the backoff.
+/// - **Shutdown is bounded.** Stopping holmes stops accepting, lets the thread
+///   deliver what is queued within a timeout, then detaches it; what it could not deliver
+///   is counted as dropped.
+///
 pub trait Reporter: Send + 'static {
     /// A short name for logs and counters.
     fn name(&self) -> &str;

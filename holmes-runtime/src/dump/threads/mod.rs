@@ -374,6 +374,7 @@ impl ThreadDump {
         self.threads.iter().filter(|t| t.stack.is_none())
     }
 
+    #[doc(hidden)] // Takes holmes' internal symbolizer: for its own pipeline and tests.
     /// A pprof profile with sample type `threads/count`: one sample per thread,
     /// merged by identical stack and labels (`thread_name`, `thread_state`), so
     /// `go tool pprof -top` counts threads per function. Threads without a stack
@@ -425,6 +426,7 @@ impl ThreadDump {
         )
     }
 
+    #[doc(hidden)] // Takes holmes' internal symbolizer: for its own pipeline and tests.
     /// A readable dump, like a Java thread dump or Go's goroutine dump: threads with
     /// identical stacks grouped ("37 threads with this stack:"), largest group first,
     /// each group listing its threads (name, tid, state) and then the symbolized
