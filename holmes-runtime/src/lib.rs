@@ -20,6 +20,7 @@ mod error;
 mod escape;
 mod event;
 mod fork;
+mod futex;
 mod guard;
 mod limit;
 #[doc(hidden)]

@@ -70,48 +70,12 @@ pub(crate) fn poke() {
     wake();
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
 fn wake() {
-    // SAFETY: FUTEX_WAKE on a valid, 'static, 4-byte aligned futex word; touches no
-    // user memory besides reading the word.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            SEQ.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            i32::MAX,
-        );
-    }
+    crate::futex::wake(&SEQ);
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
 fn sleep_while(seq: u32, left: Duration) {
-    let ts = libc::timespec {
-        tv_sec: left.as_secs().min(i32::MAX as u64) as _, // `time_t`: deprecated by name on musl
-        tv_nsec: left.subsec_nanos() as _,
-    };
-    // SAFETY: FUTEX_WAIT on a valid 'static futex word with a relative timeout that
-    // lives across the call. EINTR, EAGAIN and ETIMEDOUT all just return: the caller
-    // rechecks FIRED and the deadline.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            SEQ.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            seq,
-            &ts as *const libc::timespec,
-        );
-    }
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn wake() {}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn sleep_while(seq: u32, left: Duration) {
-    if SEQ.load(Ordering::Acquire) == seq {
-        std::thread::sleep(left.min(Duration::from_millis(2)));
-    }
+    crate::futex::wait(&SEQ, seq, left);
 }
 
 #[cfg(test)]
