@@ -57,8 +57,7 @@
 //!   no shared write, no lock, no global counter. That ask is out of line: the
 //!   inlined free is two tests and a jump to the wrapped allocator, small enough not
 //!   to change what the compiler inlines around it, and its slow function takes
-//!   `__rust_dealloc`'s arguments in the same registers (counted on the HashMap
-//!   bench, these three took holmes' cost from 46 to 26 instructions per entry). The
+//!   `__rust_dealloc`'s arguments in the same registers. The
 //!   filter is a field of the [`Allocator`] value (see `table::Filter`). Only when
 //!   the counter is non-zero (a sampled block, a neighbour of one, or a block
 //!   sharing the counter with a live sample: with `n` live samples, about
@@ -66,28 +65,12 @@
 //!   scanned read-only; only a sampled free writes (one CAS to clear its key, counter
 //!   updates). A shifted sample is freed at its real address with its real layout.
 //!
-//!   *Why this design*: a free must be classified without knowing whether the block was
-//!   sampled, and without a header (the wrapped allocator's block layout is not ours to
-//!   change). A hash table alone costs a likely cache miss per free (1 MiB of keys);
-//!   the filter in front keeps the common case in one byte, and the shift removes
-//!   even that load for small blocks (measured with `benches/alloc.rs`, same run:
-//!   64 B pair from +7..+11 % to +4..+6 %, the HashMap bench from +2.3..+2.9 % to
-//!   +1.4..+1.9 %). Shifting costs a sample 8 bytes. Samples of every size are
-//!   shifted, so the test needs no size (when blocks from 64 KiB stayed
-//!   unshifted and the free compared the size too: a 64 B pair with 2 threads
-//!   +5.6 % instead of +4.5 %, 16 layouts twice). So that a big block is not copied
-//!   whenever its `realloc` crosses in or out of the shifted form, a shifted block
-//!   stays shifted: its `realloc` goes to the wrapped allocator, shift and all (in
-//!   place, or remapped, as any block), and when the new block is not sampled it is
-//!   recorded as *carried*, weightless, so that its free still finds it (see
-//!   `table`: a stash slot is claimed before the block moves, so the record cannot
-//!   fail). Only a plain block sampled on `realloc` is copied into a sample's place,
-//!   at most `copy_limit` bytes (4 sample rates, at least 1 MiB). Serving sampled blocks from a
-//!   dedicated address range also makes the test a compare (jemalloc's profiler does
-//!   that); it was built and measured, and lost to the filter alone: +6.7 to +7.2 %
-//!   on the 64 B pair where the filter measured +4 %, and no gain on the HashMap
-//!   bench, where sampled blocks from the range are memory the program did not just
-//!   free, cold in the caches.
+//!   A shifted block stays shifted: its `realloc` goes to the wrapped allocator, shift
+//!   and all, and when the new block is not sampled it is recorded as *carried*,
+//!   weightless, so that its free still finds it (a stash slot is claimed before the
+//!   block moves, so the record cannot fail). Only a plain block sampled on `realloc` is
+//!   copied into a sample's place, at most `copy_limit` bytes (4 sample rates, at least
+//!   1 MiB). Why this design, and what the alternatives measured: `docs/allocator.md`.
 //! - **Sampling path** (once per ~512 KiB per thread): walks frame pointers
 //!   ([`crate::stack::capture_current`], allocation-free), then updates fixed tables in
 //!   `static`s with atomics. It never calls the global allocator, takes no lock (so no
