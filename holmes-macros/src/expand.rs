@@ -2,9 +2,10 @@
 //! function and keep the original body, untouched and unparsed, as an inner block.
 //!
 //! ```text
-//! #[global_allocator]                                  // only with a `mem`/`heap` rule
-//! static __HOLMES_ALLOCATOR: ::holmes::Allocator = ::holmes::Allocator::system();
-//!     // with `allocator = A`: `::holmes::Allocator<A> = ::holmes::Allocator::new(A)`
+//! // Only with a `mem`/`heap` rule: `#[global_allocator] static __HOLMES_ALLOCATOR: <type> =
+//! // <value>;`, through a macro whose name says what to write when the program has its own.
+//! // With `allocator = A`: `::holmes::Allocator<A> = ::holmes::Allocator::new(A)`.
+//! ::holmes::__private::to_keep_your_global_allocator_…!(::holmes::Allocator = ::holmes::Allocator::system());
 //! <attributes> <visibility> <signature> {
 //!     <inner attributes>
 //!     let __holmes_guard = ::holmes::__private::start(<builder>, ::holmes::__private::OnError::Log);
@@ -17,7 +18,7 @@
 //! return type and other attributes (such as `#[tokio::main]`, above or below) are kept.
 
 use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream, TokenTree};
-use quote::{quote, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, GenericParam, Signature, Token, Visibility};
 
@@ -184,20 +185,33 @@ impl WatchedFn {
             OnError::Panic => quote!(Panic),
         };
         let allocator = config.allocator.as_ref().map(|choice| {
-            let (ty, value) = match choice {
+            let (ty, value, name) = match choice {
                 AllocatorChoice::System => (
                     quote!(#krate::Allocator),
                     quote!(#krate::Allocator::system()),
+                    "to_keep_your_global_allocator_write__allocator_eq_YourAllocator__or__allocator_eq_false",
                 ),
                 // A unit struct is both the type and its value (`mimalloc::MiMalloc`).
                 AllocatorChoice::Wrap(path) => (
                     quote!(#krate::Allocator<#path>),
                     quote!(#krate::Allocator::new(#path)),
+                    "allocator_eq_wraps_yours__remove_your_own_global_allocator",
                 ),
             };
-            quote! {
-                #[global_allocator]
-                static __HOLMES_ALLOCATOR: #ty = #value;
+            // A program that declares its own global allocator gets rustc's "cannot
+            // define multiple global allocators". The static comes from a macro of
+            // holmes invoked with the span of the rule that needs it (the user's own
+            // tokens, so no expansion of ours hides it), so the error underlines the
+            // rule and its note names the macro, whose name says what to write.
+            let span = config
+                .rules
+                .iter()
+                .find(|r| r.def.needs_allocator)
+                .map_or_else(Span::call_site, |r| r.span);
+            let krate = respan(krate.to_token_stream(), span);
+            let name = Ident::new(name, span);
+            quote_spanned! {span=>
+                #krate::__private::#name!(#ty = #value);
             }
         });
         quote! {
@@ -213,6 +227,24 @@ impl WatchedFn {
             }
         }
     }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(g) => {
+                let mut out = Group::new(g.delimiter(), respan(g.stream(), span));
+                out.set_span(span);
+                TokenTree::Group(out)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
 }
 
 /// `<krate>::Holmes::builder().<setting>(..)...<rule>(<krate>::Rule::new(..)...)`.
@@ -478,7 +510,7 @@ mod tests {
         );
         assert_eq!(
             quote!(#(#items)*).to_string(),
-            "# [global_allocator] static __HOLMES_ALLOCATOR : :: holmes :: Allocator = :: holmes :: Allocator :: system () ;"
+            ":: holmes :: __private :: to_keep_your_global_allocator_write__allocator_eq_YourAllocator__or__allocator_eq_false ! (:: holmes :: Allocator = :: holmes :: Allocator :: system ()) ;"
         );
         let (items, _) = expand_fn(
             quote!(mem(3, 25, 80), allocator = my::Alloc),
@@ -488,7 +520,7 @@ mod tests {
         );
         assert_eq!(
             quote!(#(#items)*).to_string(),
-            "# [global_allocator] static __HOLMES_ALLOCATOR : :: holmes :: Allocator < my :: Alloc > = :: holmes :: Allocator :: new (my :: Alloc) ;"
+            ":: holmes :: __private :: allocator_eq_wraps_yours__remove_your_own_global_allocator ! (:: holmes :: Allocator < my :: Alloc > = :: holmes :: Allocator :: new (my :: Alloc)) ;"
         );
         let (items, _) = expand_fn(
             quote!(mem(3, 25, 80), allocator = false),

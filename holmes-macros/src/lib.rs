@@ -278,6 +278,10 @@ use proc_macro::TokenStream;
 /// holmes::Allocator::new(mimalloc::MiMalloc);`). `allocator = false` emits nothing, for
 /// programs that install `holmes::Allocator` themselves. Only valid with a `mem` or `heap`
 /// rule. A program has one global allocator: with this attribute, do not declare another.
+/// If you do, rustc's "cannot define multiple global allocators" underlines the rule and
+/// its note names the macro the static comes from,
+/// `to_keep_your_global_allocator_write__allocator_eq_YourAllocator__or__allocator_eq_false`
+/// (with `allocator = …`: `allocator_eq_wraps_yours__remove_your_own_global_allocator`).
 ///
 /// ## `on_error = "log" | "panic"`
 ///

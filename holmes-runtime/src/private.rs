@@ -36,3 +36,23 @@ pub fn start(builder: Builder, on_error: OnError) -> Option<Guard> {
         },
     }
 }
+
+/// The `#[global_allocator]` of a `mem` or `heap` rule: `(type = value)`.
+///
+/// `#[holmes::watch]` invokes it, under one of the two names below, with the span of the
+/// rule. When the program declares a global allocator of its own, rustc's "cannot define
+/// multiple global allocators" underlines that rule, and its note ("… comes from the
+/// expansion of the macro `…`") names the macro: the name says what to write.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __holmes_global_allocator {
+    ($ty:ty = $value:expr) => {
+        #[global_allocator]
+        static __HOLMES_ALLOCATOR: $ty = $value;
+    };
+}
+
+/// The allocator of a `mem` or `heap` rule without `allocator = …`.
+pub use crate::__holmes_global_allocator as to_keep_your_global_allocator_write__allocator_eq_YourAllocator__or__allocator_eq_false;
+/// The allocator of `allocator = YourAllocator`, which wraps it.
+pub use crate::__holmes_global_allocator as allocator_eq_wraps_yours__remove_your_own_global_allocator;

@@ -1205,7 +1205,7 @@ mod tests {
         }
         for f in [
             "/srv/app/src/main.rs",
-            "/work/main/tests/scenarios/cpu_spike.rs",
+            "/work/main/holmes-scenarios/src/bin/cpu_spike.rs",
             "src/lib.rs",
             "/srv/app/holmes-runtime-notes/src/x.rs",
         ] {

@@ -1,6 +1,7 @@
-// With a `mem` or `heap` rule the attribute installs holmes's allocator; a program with
-// its own `#[global_allocator]` must say `allocator = false` (and install
-// `holmes::Allocator` itself) or `allocator = ItsAllocator` (to have it wrapped).
+// With a `mem` or `heap` rule the attribute installs holmes' allocator; a program with
+// its own `#[global_allocator]` writes `allocator = ItsAllocator` (holmes wraps it) or
+// `allocator = false` (and installs `holmes::Allocator` itself). rustc's error underlines
+// the rule, and its note names a macro whose name says so.
 use std::alloc::System;
 
 #[global_allocator]

@@ -1,7 +1,7 @@
 //! Scenario (thread_trigger): after the warm-up, 200 threads park in a named blocking
 //! function; the `threads` rule must dump every thread's stack.
 
-#[path = "support.rs"]
+#[path = "../support.rs"]
 mod support;
 
 use std::sync::{Arc, Barrier};

@@ -10,7 +10,7 @@
 //!   `start()`, each result printed; then, run with `HOLMES_COOLDOWN=500000000000y` set
 //!   by the test, holmes dumps a pile-up and keeps ticking.
 
-#[path = "hygiene_pile.rs"]
+#[path = "../hygiene_pile.rs"]
 mod pile;
 
 use std::path::{Path, PathBuf};

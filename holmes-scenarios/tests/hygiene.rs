@@ -1,6 +1,6 @@
 //! Issue 6, "safe to leave on in production": holmes under a hostile disk, SIGKILL,
 //! planted symlinks, a flapping metric, live reconfiguration and operator overrides.
-//! Every scenario runs in a child process (`tests/scenarios/hygiene_*.rs`) and every
+//! Every scenario runs in a child process (`src/bin/hygiene_*.rs`) and every
 //! test asserts that nothing is lost or left half-written and that the child — the host
 //! program — exited 0.
 //!

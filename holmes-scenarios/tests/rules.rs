@@ -75,10 +75,7 @@ fn heap_rule_catches_a_spike_between_two_ticks_with_a_baseline() {
     // The culprit carries the spike: by name, or — a release build tail-calls
     // `collect` from it and inlines the `vec!` closure, which its line tables name
     // `{closure#0}` — by the lines of its code.
-    let culprit = common::SourceFn::new(
-        "tests/scenarios/rule_heap.rs",
-        "rule_heap::heap_spike_culprit",
-    );
+    let culprit = common::SourceFn::new("src/bin/rule_heap.rs", "rule_heap::heap_spike_culprit");
     let (mb, _, text) = common::cum_of(&peak, &["-sample_index=inuse_space", "-unit=MB"], &culprit);
     assert!(mb >= 150.0, "~200 MiB expected:\n{text}");
     // What grew since the baseline: the spike.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-#[path = "spin.rs"]
+#[path = "../spin.rs"]
 mod spin;
 
 #[holmes::watch(

@@ -3,7 +3,7 @@
 //! until the test kills the process with SIGKILL; with `start`, holmes only starts on
 //! that directory (removing the temporary files of dead processes) and stops.
 
-#[path = "hygiene_pile.rs"]
+#[path = "../hygiene_pile.rs"]
 mod pile;
 
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! two ticks of a 5 s interval. The `heap` rule, checked on the allocator's sampling
 //! path, must catch it at its peak, with a baseline for `pprof -base`.
 
-#[path = "support.rs"]
+#[path = "../support.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Scenario: after the warm-up, one thread spins in a named function; holmes must
 //! catch it with a CPU profile. Dump directory from `HOLMES_TEST_DIR`.
 
-#[path = "support.rs"]
+#[path = "../support.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

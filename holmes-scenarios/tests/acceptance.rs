@@ -5,10 +5,9 @@
 //! plain `TcpStream`, waits for the dump and checks — with `go tool pprof` or the text
 //! dump — that it names the culprit function.
 //!
-//! Needs the `tokio` feature (the example requires it). `cargo test --features tokio`
-//! builds the example first; to run this suite alone, build it yourself:
-//! `cargo build --features tokio --example http_service && cargo test --features tokio
-//! --test acceptance` (with `--test`, cargo does not build the examples).
+//! Needs the `tokio` feature (the service requires it), and builds the service first, as
+//! this package's `http_service` binary: `cargo test -p holmes-scenarios --features tokio
+//! --test acceptance`.
 #![cfg(feature = "tokio")]
 
 mod common;
@@ -231,7 +230,10 @@ fn cum(file: &Path, extra: &[&str], culprit: &str) -> (f64, f64, String) {
 
 /// A handler of the demo service, by name or by the lines of its code.
 fn handler(name: &str) -> common::SourceFn {
-    common::SourceFn::new("examples/http_service.rs", &format!("http_service::{name}"))
+    common::SourceFn::new(
+        "../examples/http_service.rs",
+        &format!("http_service::{name}"),
+    )
 }
 
 /// Whether a text dump's `culprit:` line names `f`: by its qualified name, or — where

@@ -1,7 +1,7 @@
 //! Scenario (1gbslice): a handler allocates and touches 1 GiB; the `mem` rule (RSS % of
 //! a 2 GiB limit) must dump a heap profile led by that handler.
 
-#[path = "support.rs"]
+#[path = "../support.rs"]
 mod support;
 
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //!   the files and the bytes.
 //! - `escalate`: ~3 s at the same level with `escalate(1 h)`: one dump.
 
-#[path = "hygiene_pile.rs"]
+#[path = "../hygiene_pile.rs"]
 mod pile;
 
 use std::path::PathBuf;

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-#[path = "spin.rs"]
+#[path = "../spin.rs"]
 mod spin;
 
 #[holmes::watch(

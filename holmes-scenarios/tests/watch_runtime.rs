@@ -1,7 +1,7 @@
 //! `#[holmes::watch]` at run time: a binary built with the attribute spikes its CPU and
 //! the CPU profile of the spike appears in its dump directory, for a synchronous and a
 //! tokio `main`; and a binary whose holmes cannot start runs on and logs why. The
-//! binaries are `tests/scenarios/watch_*.rs` (`[[example]]`s).
+//! binaries are `src/bin/watch_*.rs`.
 
 mod common;
 

@@ -15,7 +15,7 @@
 //!   symlink to `HOLMES_TEST_VICTIM` (a directory): the next dump is refused and
 //!   counted, and nothing is written or deleted through the symlink.
 
-#[path = "hygiene_pile.rs"]
+#[path = "../hygiene_pile.rs"]
 mod pile;
 
 use std::io::Write;
