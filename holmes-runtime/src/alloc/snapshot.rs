@@ -74,7 +74,7 @@ impl HeapSnapshot {
     /// the innermost frame — pprof's flat column — is the code that asked for memory
     /// (the user's, or the std container method it called), as Go drops `mallocgc`.
     #[cfg(unix)]
-    pub fn to_profile(&self, sym: &mut crate::symbol::Symbolizer) -> pprof::protos::Profile {
+    pub fn to_profile(&self, sym: &mut crate::symbol::Symbolizer) -> crate::dump::pprof::Profile {
         use crate::dump::profile::ProfileBuilder;
 
         let mut b = ProfileBuilder::new(

@@ -456,7 +456,7 @@ impl TaskDump {
     /// `join!`, counts once per future), frames named by the trace. Without: the
     /// thread dump's `threads/count` profile. The metrics and, when off, the hint are
     /// added as comments (`go tool pprof -comments`).
-    pub fn to_profile(&self, sym: &mut Symbolizer) -> pprof::protos::Profile {
+    pub fn to_profile(&self, sym: &mut Symbolizer) -> crate::dump::pprof::Profile {
         let mut p = match &self.content {
             TaskDumpContent::Tasks(tasks) => {
                 let hidden = tasks.iter().filter(|t| !shows_users_code(t, sym)).count();
@@ -499,7 +499,7 @@ impl TaskDump {
         p
     }
 
-    fn string_index(&self, p: &mut pprof::protos::Profile, s: &str) -> i64 {
+    fn string_index(&self, p: &mut crate::dump::pprof::Profile, s: &str) -> i64 {
         p.string_table.push(s.to_owned());
         p.string_table.len() as i64 - 1
     }

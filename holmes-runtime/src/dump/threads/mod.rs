@@ -378,7 +378,7 @@ impl ThreadDump {
     /// merged by identical stack and labels (`thread_name`, `thread_state`), so
     /// `go tool pprof -top` counts threads per function. Threads without a stack
     /// appear under a single `[no stack: …]` frame.
-    pub fn to_profile(&self, sym: &mut Symbolizer) -> pprof::protos::Profile {
+    pub fn to_profile(&self, sym: &mut Symbolizer) -> crate::dump::pprof::Profile {
         let mut b = ProfileBuilder::new(
             sym,
             &[("threads", "count")],
