@@ -66,9 +66,8 @@ autobenches = false
 [workspace]
 
 [dependencies]
-# Without the default "tls" (HTTPS for the reporters, which no scenario uses): ring's C
-# code would lengthen the build for nothing here.
-holmes = { path = "$repo", default-features = false, features = ["tokio", "taskdump"] }
+# No TLS feature (the default; HTTPS for the reporters, which no scenario uses).
+holmes = { path = "$repo", features = ["tokio", "taskdump"] }
 libc = "0.2"
 log = "0.4"
 env_logger = "0.11"

@@ -356,6 +356,21 @@ impl std::fmt::Debug for SharedReporter {
 }
 
 impl SharedReporter {
+    /// The reporter's [`Reporter::check`] (passes once it was taken out).
+    fn check(&self) -> Result<()> {
+        let r = match self.0.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        match r.as_ref().map(|r| (r.name(), r.check())) {
+            Some((name, Err(source))) => Err(Error::Reporter {
+                name: name.to_owned(),
+                source,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Takes the reporter out (once).
     pub(crate) fn take(&self) -> Option<Box<dyn Reporter>> {
         match self.0.lock() {
@@ -778,6 +793,9 @@ impl Builder {
                 reason: "must hold at least one report".into(),
             });
         }
+        for r in &self.reporters {
+            r.check()?;
+        }
         if self.report_queue > bounds::MAX_REPORT_QUEUE {
             return Err(Error::Setting {
                 setting: "report_queue".into(),
@@ -960,6 +978,40 @@ mod tests {
 
     fn err(b: Builder) -> String {
         b.validate().unwrap_err().to_string()
+    }
+
+    // Guards against: an https:// reporter in a build without TLS (the default) starting
+    // fine and failing only at the first dump's upload, maybe days later.
+    #[test]
+    fn an_https_reporter_needs_a_tls_feature_at_start() {
+        use crate::report::{HttpReporter, PyroscopeReporter, ReportError};
+        let https = || {
+            Builder::default()
+                .reporter(HttpReporter::new("http://collector/upload"))
+                .reporter(PyroscopeReporter::new("HTTPS://u:p@pyroscope:4040", "app"))
+        };
+        if crate::report::client::HAS_TLS {
+            assert!(https().validate().is_ok());
+            return;
+        }
+        match https().validate() {
+            Err(Error::Reporter {
+                name,
+                source: ReportError::TlsUnavailable { url },
+            }) => assert_eq!(
+                (name.as_str(), url.as_str()),
+                ("pyroscope", "HTTPS://…@pyroscope:4040")
+            ),
+            r => panic!("{r:?}"),
+        }
+        let e = err(https());
+        assert!(
+            e.contains(
+                "reporter `pyroscope` cannot work: HTTPS://…@pyroscope:4040: https:// needs \
+                 one of holmes' TLS features (`tls-ring`, `tls-aws-lc` or `native-tls`)"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

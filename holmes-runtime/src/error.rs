@@ -57,6 +57,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A reporter refused its configuration at `start()` (see
+    /// [`Reporter::check`](crate::report::Reporter::check)): an `https://` URL in a
+    /// build without TLS, say.
+    #[error("reporter `{name}` cannot work: {source}")]
+    Reporter {
+        /// The reporter's [`name`](crate::report::Reporter::name).
+        name: String,
+        /// What is wrong.
+        #[source]
+        source: crate::report::ReportError,
+    },
+
     /// holmes is already running in this process. CPU profiling is process-global
     /// (one `SIGPROF` handler per process), so only one instance may run at a time.
     #[error("holmes is already running in this process (drop the other Guard first)")]

@@ -37,7 +37,7 @@
 //!
 //! Write your own by implementing [`Reporter`].
 
-mod client;
+pub(crate) mod client;
 mod http;
 mod logging;
 mod multipart;
@@ -197,6 +197,15 @@ pub trait Reporter: Send + 'static {
     /// Called on the `holmes-reporter` thread, one report at a time. Errors are logged
     /// and counted; a panic is caught, logged and counted as a failure.
     fn report(&mut self, report: &Report) -> Result<(), ReportError>;
+
+    /// Called by `start()`, before any report: a reporter that cannot work as
+    /// configured says so here, and `start()` fails with
+    /// [`Error::Reporter`](crate::Error::Reporter) instead of the first dump's upload
+    /// failing, maybe days later. The built-in HTTP reporters refuse an `https://` URL
+    /// in a build without TLS ([`ReportError::TlsUnavailable`]). The default accepts.
+    fn check(&self) -> Result<(), ReportError> {
+        Ok(())
+    }
 }
 
 impl<R: Reporter + ?Sized> Reporter for Box<R> {
@@ -206,6 +215,10 @@ impl<R: Reporter + ?Sized> Reporter for Box<R> {
 
     fn report(&mut self, report: &Report) -> Result<(), ReportError> {
         (**self).report(report)
+    }
+
+    fn check(&self) -> Result<(), ReportError> {
+        (**self).check()
     }
 }
 
@@ -225,6 +238,18 @@ pub enum ReportError {
     /// The request did not get an answer: connection refused or reset, DNS, TLS, timeout.
     #[error("transport error: {0}")]
     Transport(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+
+    /// The URL is `https://` and this build has no TLS: none of holmes' features
+    /// `tls-ring`, `tls-aws-lc` and `native-tls` is on (none is by default, so that no
+    /// TLS stack or crypto provider is forced on the service).
+    #[error(
+        "{url}: https:// needs one of holmes' TLS features (`tls-ring`, `tls-aws-lc` or \
+         `native-tls`), none of which this build has"
+    )]
+    TlsUnavailable {
+        /// The URL, without its query string and user info.
+        url: String,
+    },
 
     /// Reading or writing a local file failed.
     #[error("I/O error: {0}")]
