@@ -57,6 +57,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A reporter refused its configuration at `start()` (see
+    /// [`Reporter::check`](crate::report::Reporter::check)): an `https://` URL in a
+    /// build without TLS, say.
+    #[error("reporter `{name}` cannot work: {source}")]
+    Reporter {
+        /// The reporter's [`name`](crate::report::Reporter::name).
+        name: String,
+        /// What is wrong.
+        #[source]
+        source: ReportError,
+    },
+
     /// holmes is already running in this process. CPU profiling is process-global
     /// (one `SIGPROF` handler per process), so only one instance may run at a time.
     #[error("holmes is already running in this process (drop the other Guard first)")]
@@ -87,3 +99,41 @@ pub enum Error {
 
 /// `Result<T, holmes::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a reporter could not deliver a report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// The server answered with a non-success status (after any retries).
+    #[error("HTTP {status}: {body}")]
+    Http {
+        /// The status code.
+        status: u16,
+        /// The start of the response body (at most 1 KiB, lossy UTF-8).
+        body: String,
+    },
+
+    /// The request did not get an answer: connection refused or reset, DNS, TLS, timeout.
+    #[error("transport error: {0}")]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+
+    /// The URL is `https://` and this build has no TLS: none of holmes' features
+    /// `tls-ring`, `tls-aws-lc` and `native-tls` is on (none is by default, so that no
+    /// TLS stack or crypto provider is forced on the service).
+    #[error(
+        "{url}: https:// needs one of holmes' TLS features (`tls-ring`, `tls-aws-lc` or \
+         `native-tls`), none of which this build has"
+    )]
+    TlsUnavailable {
+        /// The URL, without its query string and user info.
+        url: String,
+    },
+
+    /// Reading or writing a local file failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// Anything else (a reporter's own failure, an invalid configuration).
+    #[error("{0}")]
+    Other(String),
+}

@@ -89,7 +89,7 @@ pub struct DumpEvent {
     /// The innermost frame of the heaviest stack in the program's own code, judged by
     /// where the code lives (not the toolchain's sources, a dependency's, a system
     /// library's or holmes'; by name when there is no debug info), see
-    /// [`crate::dump::profile::culprit`]: usually the function to look at first.
+    /// [`crate::profile::culprit`]: usually the function to look at first.
     pub culprit: Option<String>,
     /// The files written.
     pub files: Vec<PathBuf>,

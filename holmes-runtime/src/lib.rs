@@ -25,6 +25,10 @@ mod guard;
 mod limit;
 #[doc(hidden)]
 pub mod objects;
+#[doc(hidden)]
+pub mod pprof;
+#[doc(hidden)]
+pub mod profile;
 mod report;
 mod rule;
 #[doc(hidden)]

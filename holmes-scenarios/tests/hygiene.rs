@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use holmes_runtime::dump::pprof::{Message as _, Profile};
 use holmes_runtime::dump::writer::is_dump_file;
-use prost::Message;
 
 /// Runs scenario `bin` with `args` and `env` (no inherited `HOLMES_*`), to completion.
 fn run(bin: &str, args: &[&str], env: &[(&str, &Path)], deadline: Duration) -> Output {
@@ -125,7 +125,7 @@ fn assert_complete(file: &Path) {
         flate2::read::GzDecoder::new(&bytes[..])
             .read_to_end(&mut raw)
             .unwrap_or_else(|e| panic!("{name} does not gunzip ({} bytes): {e}", bytes.len()));
-        let p = pprof::protos::Profile::decode(&raw[..])
+        let p = Profile::decode(&raw[..])
             .unwrap_or_else(|e| panic!("{name} is not a pprof Profile: {e}"));
         assert!(!p.sample.is_empty(), "{name}: no samples");
     } else if name.ends_with(".svg") {

@@ -74,8 +74,8 @@ impl HeapSnapshot {
     /// the innermost frame — pprof's flat column — is the code that asked for memory
     /// (the user's, or the std container method it called), as Go drops `mallocgc`.
     #[cfg(unix)]
-    pub fn to_profile(&self, sym: &mut crate::symbol::Symbolizer) -> pprof::protos::Profile {
-        use crate::dump::profile::ProfileBuilder;
+    pub fn to_profile(&self, sym: &mut crate::symbol::Symbolizer) -> crate::pprof::Profile {
+        use crate::profile::ProfileBuilder;
 
         let mut b = ProfileBuilder::new(
             sym,

@@ -122,6 +122,21 @@ impl std::fmt::Debug for SharedReporter {
 }
 
 impl SharedReporter {
+    /// The reporter's [`Reporter::check`] (passes once it was taken out).
+    fn check(&self) -> Result<()> {
+        let r = match self.0.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        match r.as_ref().map(|r| (r.name(), r.check())) {
+            Some((name, Err(source))) => Err(Error::Reporter {
+                name: name.to_owned(),
+                source,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Takes the reporter out (once).
     pub(crate) fn take(&self) -> Option<Box<dyn Reporter>> {
         match self.0.lock() {
@@ -378,6 +393,96 @@ impl Builder {
         self.env_overrides = on;
         self
     }
+
+    /// Checks every value; `start` calls it.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let nonzero = Duration::from_nanos(1);
+        check_setting(
+            "interval",
+            self.interval,
+            bounds::MIN_INTERVAL,
+            bounds::MAX_INTERVAL,
+        )?;
+        check_setting("cooldown", self.cooldown, nonzero, bounds::MAX_COOLDOWN)?;
+        check_setting(
+            "cpu_profile_duration",
+            self.cpu_profile_duration,
+            nonzero,
+            bounds::MAX_CPU_PROFILE,
+        )?;
+        check_setting(
+            "max_dumps_per_rule.window",
+            self.per_rule_limit.window,
+            nonzero,
+            bounds::MAX_COOLDOWN,
+        )?;
+        check_setting(
+            "max_dumps.window",
+            self.overall_limit.window,
+            nonzero,
+            bounds::MAX_COOLDOWN,
+        )?;
+        if self.cpu_max > 100 {
+            return Err(Error::Config(format!(
+                "cpu_max ({}) is a percentage and cannot be above 100",
+                self.cpu_max
+            )));
+        }
+        if self.memory_limit == Some(0) {
+            return Err(Error::Config("memory_limit must not be zero".into()));
+        }
+        if let Some(c) = self.cpu_cores {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(Error::Config(format!(
+                    "cpu_cores ({c}) must be a positive number"
+                )));
+            }
+        }
+        if self.formats.is_empty() {
+            return Err(Error::Config(
+                "formats must name at least one format".into(),
+            ));
+        }
+        if self.retention.max_files == 0 || self.retention.max_bytes == 0 {
+            return Err(Error::Config(
+                "retention must keep at least one file and one byte".into(),
+            ));
+        }
+        if !self.reporters.is_empty() && self.report_queue == 0 {
+            return Err(Error::Setting {
+                setting: "report_queue".into(),
+                reason: "must hold at least one report".into(),
+            });
+        }
+        for r in &self.reporters {
+            r.check()?;
+        }
+        if self.report_queue > bounds::MAX_REPORT_QUEUE {
+            return Err(Error::Setting {
+                setting: "report_queue".into(),
+                reason: format!(
+                    "must be at most {}, found {}",
+                    bounds::MAX_REPORT_QUEUE,
+                    self.report_queue
+                ),
+            });
+        }
+        if self.heap_sample_rate == Some(0) {
+            return Err(Error::Config("heap_sample_rate must not be zero".into()));
+        }
+        if !(1..=1024).contains(&self.ring_size) {
+            return Err(Error::Config(format!(
+                "ring_size ({}) must be between 1 and 1024",
+                self.ring_size
+            )));
+        }
+        for kind in Metric::ALL {
+            if let Some(rule) = &self.rules[kind as usize] {
+                rule.validate(kind)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -454,6 +559,40 @@ mod tests {
 
     fn err(b: Builder) -> String {
         b.validate().unwrap_err().to_string()
+    }
+
+    // Guards against: an https:// reporter in a build without TLS (the default) starting
+    // fine and failing only at the first dump's upload, maybe days later.
+    #[test]
+    fn an_https_reporter_needs_a_tls_feature_at_start() {
+        use crate::report::{HttpReporter, PyroscopeReporter, ReportError};
+        let https = || {
+            Builder::default()
+                .reporter(HttpReporter::new("http://collector/upload"))
+                .reporter(PyroscopeReporter::new("HTTPS://u:p@pyroscope:4040", "app"))
+        };
+        if crate::report::client::HAS_TLS {
+            assert!(https().validate().is_ok());
+            return;
+        }
+        match https().validate() {
+            Err(Error::Reporter {
+                name,
+                source: ReportError::TlsUnavailable { url },
+            }) => assert_eq!(
+                (name.as_str(), url.as_str()),
+                ("pyroscope", "HTTPS://…@pyroscope:4040")
+            ),
+            r => panic!("{r:?}"),
+        }
+        let e = err(https());
+        assert!(
+            e.contains(
+                "reporter `pyroscope` cannot work: HTTPS://…@pyroscope:4040: https:// needs \
+                 one of holmes' TLS features (`tls-ring`, `tls-aws-lc` or `native-tls`)"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! was actually running — in an optimized hot loop, the culprit — is missing from every
 //! sample; its collector may also write to a temporary file from the signal handler.
 //! holmes needs the leaf, so the signal handler is written here, on the shared
-//! [`crate::stack`] walker. pprof-rs is still used for its `Profile` protobuf types.
+//! [`crate::stack`] walker. Its `Profile` protobuf types are holmes' own too
+//! ([`crate::pprof`]).
 //!
 //! # How
 //! `setitimer(ITIMER_PROF)` makes the kernel send `SIGPROF` to the process every
@@ -57,10 +58,10 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering}
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use pprof::protos::Profile;
 
-use super::profile::ProfileBuilder;
 use super::sigaction;
+use crate::pprof::Profile;
+use crate::profile::ProfileBuilder;
 use crate::stack::{self, Stack};
 use crate::symbol::Symbolizer;
 

@@ -9,13 +9,14 @@
 
 #[cfg(target_os = "linux")]
 pub mod cpu;
-pub mod profile;
 #[cfg(target_os = "linux")]
 mod sigaction;
 #[cfg(feature = "tokio")]
 pub mod tasks;
 pub mod threads;
 pub mod writer;
+#[doc(hidden)]
+pub use crate::{pprof, profile};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,17 +68,17 @@ pub(crate) struct Dumper {
 
 /// A profile and how to present it.
 struct Captured {
-    profile: pprof::protos::Profile,
+    profile: pprof::Profile,
     duration: Duration,
     cpu_percent: Option<f64>,
     /// The text body instead of a top-N (thread and task dumps).
     text: Option<String>,
     /// A second profile written as `<stem>.base.pb.gz` (the heap baseline).
-    base: Option<pprof::protos::Profile>,
+    base: Option<pprof::Profile>,
 }
 
 impl Captured {
-    fn profile(profile: pprof::protos::Profile, duration: Duration) -> Captured {
+    fn profile(profile: pprof::Profile, duration: Duration) -> Captured {
         Captured {
             profile,
             duration,

@@ -53,8 +53,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::runtime::Handle;
 
-use crate::dump::profile::ProfileBuilder;
 use crate::dump::threads::{CaptureError, ThreadDump};
+use crate::profile::ProfileBuilder;
 use crate::symbol::{Frame, Symbolizer};
 
 /// How to turn task dumps on, shown when they are off.
@@ -287,8 +287,8 @@ fn parse_trace_debug(text: &str) -> Option<Vec<Vec<usize>>> {
 /// rule of the dump's culprit).
 fn is_users_frame(f: &Frame) -> bool {
     match &f.file {
-        Some(file) => !crate::dump::profile::is_foreign_source(file),
-        None => f.is_named() && !crate::dump::profile::is_machinery(&f.name),
+        Some(file) => !crate::profile::is_foreign_source(file),
+        None => f.is_named() && !crate::profile::is_machinery(&f.name),
     }
 }
 
@@ -458,7 +458,7 @@ impl TaskDump {
     /// `join!`, counts once per future), frames named by the trace. Without: the
     /// thread dump's `threads/count` profile. The metrics and, when off, the hint are
     /// added as comments (`go tool pprof -comments`).
-    pub fn to_profile(&self, sym: &mut Symbolizer) -> pprof::protos::Profile {
+    pub fn to_profile(&self, sym: &mut Symbolizer) -> crate::pprof::Profile {
         let mut p = match &self.content {
             TaskDumpContent::Tasks(tasks) => {
                 let hidden = tasks.iter().filter(|t| !shows_users_code(t, sym)).count();
@@ -501,7 +501,7 @@ impl TaskDump {
         p
     }
 
-    fn string_index(&self, p: &mut pprof::protos::Profile, s: &str) -> i64 {
+    fn string_index(&self, p: &mut crate::pprof::Profile, s: &str) -> i64 {
         p.string_table.push(s.to_owned());
         p.string_table.len() as i64 - 1
     }
@@ -608,7 +608,7 @@ mod tests {
         }
         let mut sym = Symbolizer::new();
         let p = dump.to_profile(&mut sym);
-        let (_, total) = crate::dump::profile::top(&p, 10);
+        let (_, total) = crate::profile::top(&p, 10);
         match &dump.content {
             TaskDumpContent::Tasks(tasks) => {
                 // holmes' own request to tokio is left out.

@@ -10,6 +10,13 @@
 //!   to 10 s.
 //! - Redirects are not followed: they would drop the `Authorization` header or turn the
 //!   POST into a GET. A 3xx fails like any other non-success status.
+//! - TLS: only with one of the features `tls-ring`, `tls-aws-lc` (rustls with that
+//!   crypto provider, Mozilla's root certificates) or `native-tls` (the platform's TLS
+//!   and root certificates); none is on by default. rustls uses the process-wide crypto
+//!   provider when the service installed one (`CryptoProvider::install_default`), else
+//!   the feature's (aws-lc-rs when both rustls features are on); a rustls feature wins
+//!   over `native-tls`. Without TLS an `https://` URL is refused at `start()`
+//!   ([`check_url`]) and, for a reporter used on its own, on every POST.
 
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
@@ -81,13 +88,14 @@ impl HttpClient {
     fn agent(&mut self) -> &ureq::Agent {
         let timeout = self.timeout;
         self.agent.get_or_insert_with(|| {
-            ureq::Agent::config_builder()
+            let config = ureq::Agent::config_builder()
                 .timeout_global(Some(timeout))
                 .http_status_as_error(false)
                 .max_redirects(0)
-                .user_agent(concat!("holmes/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .into()
+                .user_agent(concat!("holmes/", env!("CARGO_PKG_VERSION")));
+            #[cfg(any(feature = "tls-ring", feature = "tls-aws-lc", feature = "native-tls"))]
+            let config = config.tls_config(tls_config());
+            config.build().into()
         })
     }
 
@@ -117,16 +125,7 @@ impl HttpClient {
     }
 
     fn post_once(&mut self, url: &str, content_type: &str, body: &[u8]) -> Result<(), Failure> {
-        if !cfg!(feature = "tls")
-            && url
-                .get(..8)
-                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
-        {
-            return Err(Failure::Final(ReportError::Other(
-                "https:// needs holmes's `tls` feature (on by default), which this build left out"
-                    .into(),
-            )));
-        }
+        check_url(url).map_err(Failure::Final)?;
         let mut req = self.agent().post(url).header("Content-Type", content_type);
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
@@ -176,6 +175,56 @@ impl HttpClient {
             Err(Failure::Final(e))
         }
     }
+}
+
+/// Whether this build speaks HTTPS: one of the TLS features is on.
+pub(crate) const HAS_TLS: bool = cfg!(any(
+    feature = "tls-ring",
+    feature = "tls-aws-lc",
+    feature = "native-tls"
+));
+
+/// Refuses an `https://` URL in a build without TLS ([`ReportError::TlsUnavailable`]).
+pub(crate) fn check_url(url: &str) -> Result<(), ReportError> {
+    let https = url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    if https && !HAS_TLS {
+        return Err(ReportError::TlsUnavailable { url: redact(url) });
+    }
+    Ok(())
+}
+
+/// rustls, with the process-wide crypto provider if the service installed one, else
+/// the provider of holmes' feature (aws-lc-rs when both are on): explicit, so that
+/// rustls never has to pick one from its crate features (which fails when a build has
+/// both).
+#[cfg(any(feature = "tls-ring", feature = "tls-aws-lc"))]
+fn tls_config() -> ureq::tls::TlsConfig {
+    use rustls::crypto::CryptoProvider;
+    let provider = CryptoProvider::get_default().cloned().unwrap_or_else(|| {
+        #[cfg(feature = "tls-aws-lc")]
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        #[cfg(not(feature = "tls-aws-lc"))]
+        let provider = rustls::crypto::ring::default_provider();
+        std::sync::Arc::new(provider)
+    });
+    ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(provider)
+        .build()
+}
+
+/// The platform's TLS with the platform's root certificates.
+#[cfg(all(
+    feature = "native-tls",
+    not(any(feature = "tls-ring", feature = "tls-aws-lc"))
+))]
+fn tls_config() -> ureq::tls::TlsConfig {
+    ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::NativeTls)
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build()
 }
 
 enum Failure {
@@ -294,15 +343,43 @@ mod tests {
     }
 
     #[test]
-    #[cfg(not(feature = "tls"))]
-    fn https_without_the_tls_feature_fails_saying_so_without_retrying() {
+    fn https_without_a_tls_feature_fails_saying_so_without_retrying() {
         let mut c = HttpClient::default();
         let t = std::time::Instant::now();
-        let e = c
-            .post("HTTPS://127.0.0.1:9/ingest", "text/plain", b"x")
-            .unwrap_err();
-        assert!(e.to_string().contains("`tls` feature"), "{e}");
+        let r = c.post("HTTPS://u:p@127.0.0.1:9/ingest?k=v", "text/plain", b"x");
+        if HAS_TLS {
+            return;
+        }
+        let e = r.unwrap_err();
+        assert!(
+            matches!(&e, ReportError::TlsUnavailable { url } if url == "HTTPS://…@127.0.0.1:9/ingest"),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("`tls-ring`, `tls-aws-lc` or `native-tls`"),
+            "{e}"
+        );
         assert!(t.elapsed() < BACKOFF_BASE, "retried: {:?}", t.elapsed());
+        assert!(check_url("http://127.0.0.1:9/").is_ok());
+    }
+
+    // Guards against: rustls without a crypto provider it may pick (none installed, or
+    // both rustls features on) panicking in the reporter thread on the first https://
+    // upload. The server closes the connection: the handshake starts, then fails.
+    #[test]
+    #[cfg(any(feature = "tls-ring", feature = "tls-aws-lc", feature = "native-tls"))]
+    fn https_starts_a_handshake_with_the_features_tls() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || drop(listener.accept()));
+        let mut c = HttpClient {
+            retries: 0,
+            ..HttpClient::default()
+        };
+        let r = c.post(&format!("https://127.0.0.1:{port}/"), "text/plain", b"x");
+        assert!(matches!(r, Err(ReportError::Transport(_))), "{r:?}");
+        server.join().unwrap();
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::client::{redact, HttpClient};
+use super::client::{check_url, redact, HttpClient};
 use super::multipart::Form;
 use super::{Report, ReportError, ReportFile, Reporter};
 use crate::escape::Escaped;
@@ -130,6 +130,10 @@ pub(crate) fn files_to_send(report: &Report) -> Vec<&ReportFile> {
 impl Reporter for HttpReporter {
     fn name(&self) -> &str {
         "http"
+    }
+
+    fn check(&self) -> Result<(), ReportError> {
+        check_url(&self.url)
     }
 
     fn report(&mut self, report: &Report) -> Result<(), ReportError> {

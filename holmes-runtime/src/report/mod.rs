@@ -37,7 +37,7 @@
 //!
 //! Write your own by implementing [`Reporter`].
 
-mod client;
+pub(crate) mod client;
 mod http;
 mod logging;
 mod multipart;
@@ -48,6 +48,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+pub use crate::error::ReportError;
 use crate::event::{DumpEvent, DumpKind};
 
 pub use self::http::HttpReporter;
@@ -223,6 +224,15 @@ pub trait Reporter: Send + 'static {
     /// Called on the `holmes-reporter` thread, one report at a time. Errors are logged
     /// and counted; a panic is caught, logged and counted as a failure.
     fn report(&mut self, report: &Report) -> Result<(), ReportError>;
+
+    /// Called by `start()`, before any report: a reporter that cannot work as
+    /// configured says so here, and `start()` fails with
+    /// [`Error::Reporter`](crate::Error::Reporter) instead of the first dump's upload
+    /// failing, maybe days later. The built-in HTTP reporters refuse an `https://` URL
+    /// in a build without TLS ([`ReportError::TlsUnavailable`]). The default accepts.
+    fn check(&self) -> Result<(), ReportError> {
+        Ok(())
+    }
 }
 
 impl<R: Reporter + ?Sized> Reporter for Box<R> {
@@ -233,32 +243,10 @@ impl<R: Reporter + ?Sized> Reporter for Box<R> {
     fn report(&mut self, report: &Report) -> Result<(), ReportError> {
         (**self).report(report)
     }
-}
 
-/// Why a reporter could not deliver a report.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReportError {
-    /// The server answered with a non-success status (after any retries).
-    #[error("HTTP {status}: {body}")]
-    Http {
-        /// The status code.
-        status: u16,
-        /// The start of the response body (at most 1 KiB, lossy UTF-8).
-        body: String,
-    },
-
-    /// The request did not get an answer: connection refused or reset, DNS, TLS, timeout.
-    #[error("transport error: {0}")]
-    Transport(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
-
-    /// Reading or writing a local file failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-
-    /// Anything else (a reporter's own failure, an invalid configuration).
-    #[error("{0}")]
-    Other(String),
+    fn check(&self) -> Result<(), ReportError> {
+        (**self).check()
+    }
 }
 
 #[cfg(test)]

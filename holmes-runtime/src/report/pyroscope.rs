@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::client::{base64, redact, url_encode, HttpClient};
+use super::client::{base64, check_url, redact, url_encode, HttpClient};
 use super::multipart::Form;
 use super::{Report, ReportError, ReportFile, Reporter};
 use crate::escape::Escaped;
@@ -174,6 +174,10 @@ impl PyroscopeReporter {
 impl Reporter for PyroscopeReporter {
     fn name(&self) -> &str {
         "pyroscope"
+    }
+
+    fn check(&self) -> Result<(), ReportError> {
+        check_url(&self.base_url)
     }
 
     fn report(&mut self, report: &Report) -> Result<(), ReportError> {

@@ -117,7 +117,7 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::time::{Duration, SystemTime};
 
-use crate::dump::profile::ProfileBuilder;
+use crate::profile::ProfileBuilder;
 use crate::symbol::Symbolizer;
 
 /// Default bound on a whole capture.
@@ -379,7 +379,7 @@ impl ThreadDump {
     /// merged by identical stack and labels (`thread_name`, `thread_state`), so
     /// `go tool pprof -top` counts threads per function. Threads without a stack
     /// appear under a single `[no stack: …]` frame.
-    pub fn to_profile(&self, sym: &mut Symbolizer) -> pprof::protos::Profile {
+    pub fn to_profile(&self, sym: &mut Symbolizer) -> crate::pprof::Profile {
         let mut b = ProfileBuilder::new(
             sym,
             &[("threads", "count")],
@@ -598,7 +598,7 @@ mod tests {
         assert!(text.contains("[capturing thread]"), "{text}");
         let mut sym = Symbolizer::new();
         let p = dump.to_profile(&mut sym);
-        let (rows, total) = crate::dump::profile::top(&p, 500);
+        let (rows, total) = crate::profile::top(&p, 500);
         assert_eq!(total as usize, dump.threads.len());
         let named = rows
             .iter()

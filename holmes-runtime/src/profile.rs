@@ -1,7 +1,7 @@
 //! Building pprof profiles from raw stacks, and rendering any profile as the three
 //! artifacts holmes writes: gzipped pprof, a text top-N and a flamegraph SVG.
 //!
-//! Every dump kind (CPU, heap, threads, tasks) ends as a `pprof::protos::Profile`, the
+//! Every dump kind (CPU, heap, threads, tasks) ends as a [`pprof::Profile`], the
 //! format `go tool pprof` and Grafana Pyroscope read; the text and SVG renderings are
 //! derived from it here, so each dump kind gets all three formats from one code path.
 
@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use pprof::protos::{self, Message as _};
+use crate::pprof::{self, Message as _};
 
 pub use crate::event::TopEntry;
 use crate::objects::Object;
@@ -32,7 +32,7 @@ type SampleKey = (Vec<u64>, Vec<(i64, i64, i64)>);
 /// addresses; an interrupted PC as it is.
 pub struct ProfileBuilder<'s> {
     sym: &'s mut Symbolizer,
-    profile: protos::Profile,
+    profile: pprof::Profile,
     strings: HashMap<String, i64>,
     functions: HashMap<(String, String), u64>,
     /// (address, is a return address, leading inlined frames left out) -> location id.
@@ -60,7 +60,7 @@ impl<'s> ProfileBuilder<'s> {
         let objects = crate::objects::loaded();
         let mut b = ProfileBuilder {
             sym,
-            profile: protos::Profile::default(),
+            profile: pprof::Profile::default(),
             strings: HashMap::new(),
             functions: HashMap::new(),
             locations: HashMap::new(),
@@ -71,13 +71,13 @@ impl<'s> ProfileBuilder<'s> {
         };
         b.string(""); // index 0 must be the empty string
         for (ty, unit) in sample_types {
-            let vt = protos::ValueType {
+            let vt = pprof::ValueType {
                 ty: b.string(ty),
                 unit: b.string(unit),
             };
             b.profile.sample_type.push(vt);
         }
-        b.profile.period_type = Some(protos::ValueType {
+        b.profile.period_type = Some(pprof::ValueType {
             ty: b.string(period_type.0),
             unit: b.string(period_type.1),
         });
@@ -110,7 +110,7 @@ impl<'s> ProfileBuilder<'s> {
         let id = self.profile.mapping.len() as u64 + 1;
         let filename = self.string(&o.path);
         let build_id = self.string(&o.build_id);
-        self.profile.mapping.push(protos::Mapping {
+        self.profile.mapping.push(pprof::Mapping {
             id,
             memory_start: o.start as u64,
             memory_limit: o.limit as u64,
@@ -184,7 +184,7 @@ impl<'s> ProfileBuilder<'s> {
                     let id = self.profile.function.len() as u64 + 1;
                     let name = self.string(&f.name);
                     let filename = self.string(&file);
-                    self.profile.function.push(protos::Function {
+                    self.profile.function.push(pprof::Function {
                         id,
                         name,
                         system_name: name,
@@ -195,13 +195,13 @@ impl<'s> ProfileBuilder<'s> {
                     id
                 }
             };
-            lines.push(protos::Line {
+            lines.push(pprof::Line {
                 function_id: fid,
                 line: f.line.unwrap_or(0) as i64,
             });
         }
         let id = self.profile.location.len() as u64 + 1;
-        self.profile.location.push(protos::Location {
+        self.profile.location.push(pprof::Location {
             id,
             mapping_id,
             address: address as u64,
@@ -272,7 +272,7 @@ impl<'s> ProfileBuilder<'s> {
                         let id = self.profile.function.len() as u64 + 1;
                         let n = self.string(name);
                         let empty = self.string("");
-                        self.profile.function.push(protos::Function {
+                        self.profile.function.push(pprof::Function {
                             id,
                             name: n,
                             system_name: n,
@@ -284,11 +284,11 @@ impl<'s> ProfileBuilder<'s> {
                     }
                 };
                 let id = self.profile.location.len() as u64 + 1;
-                self.profile.location.push(protos::Location {
+                self.profile.location.push(pprof::Location {
                     id,
                     mapping_id: 0,
                     address: 0,
-                    line: vec![protos::Line {
+                    line: vec![pprof::Line {
                         function_id: fid,
                         line: 0,
                     }],
@@ -314,12 +314,12 @@ impl<'s> ProfileBuilder<'s> {
         }
         let (location_id, labels) = key.clone();
         self.samples.insert(key, self.profile.sample.len());
-        self.profile.sample.push(protos::Sample {
+        self.profile.sample.push(pprof::Sample {
             location_id,
             value: values.to_vec(),
             label: labels
                 .into_iter()
-                .map(|(key, str, num)| protos::Label {
+                .map(|(key, str, num)| pprof::Label {
                     key,
                     str,
                     num,
@@ -341,7 +341,7 @@ impl<'s> ProfileBuilder<'s> {
     }
 
     /// The finished profile.
-    pub fn build(mut self) -> protos::Profile {
+    pub fn build(mut self) -> pprof::Profile {
         for (m, [locs, named, files, lines]) in self.profile.mapping.iter_mut().zip(&self.coverage)
         {
             let all = |n: &u64| *locs > 0 && n == locs;
@@ -356,7 +356,7 @@ impl<'s> ProfileBuilder<'s> {
 }
 
 /// Serializes and gzips a profile (the `.pb.gz` that `go tool pprof` opens).
-pub fn to_pprof_gz(p: &protos::Profile) -> std::io::Result<Vec<u8>> {
+pub fn to_pprof_gz(p: &pprof::Profile) -> std::io::Result<Vec<u8>> {
     let raw = p.encode_to_vec();
     let mut gz = flate2::write::GzEncoder::new(
         Vec::with_capacity(raw.len() / 3),
@@ -367,7 +367,7 @@ pub fn to_pprof_gz(p: &protos::Profile) -> std::io::Result<Vec<u8>> {
 }
 
 /// Index of the default sample type (the last one when unset, as `go tool pprof`).
-fn value_index(p: &protos::Profile) -> usize {
+fn value_index(p: &pprof::Profile) -> usize {
     let n = p.sample_type.len();
     if n == 0 {
         return 0;
@@ -378,7 +378,7 @@ fn value_index(p: &protos::Profile) -> usize {
         .unwrap_or(n - 1)
 }
 
-fn str_at(p: &protos::Profile, i: i64) -> &str {
+fn str_at(p: &pprof::Profile, i: i64) -> &str {
     p.string_table
         .get(i as usize)
         .map(String::as_str)
@@ -387,10 +387,10 @@ fn str_at(p: &protos::Profile, i: i64) -> &str {
 
 /// Function names of a sample's stack, innermost first (inlined frames expanded).
 fn sample_names<'p>(
-    p: &'p protos::Profile,
-    locs: &HashMap<u64, &'p protos::Location>,
-    funcs: &HashMap<u64, &'p protos::Function>,
-    s: &protos::Sample,
+    p: &'p pprof::Profile,
+    locs: &HashMap<u64, &'p pprof::Location>,
+    funcs: &HashMap<u64, &'p pprof::Function>,
+    s: &pprof::Sample,
 ) -> Vec<&'p str> {
     let mut out = Vec::new();
     for id in &s.location_id {
@@ -408,10 +408,10 @@ fn sample_names<'p>(
 }
 
 fn indexes(
-    p: &protos::Profile,
+    p: &pprof::Profile,
 ) -> (
-    HashMap<u64, &protos::Location>,
-    HashMap<u64, &protos::Function>,
+    HashMap<u64, &pprof::Location>,
+    HashMap<u64, &pprof::Function>,
 ) {
     (
         p.location.iter().map(|l| (l.id, l)).collect(),
@@ -420,7 +420,7 @@ fn indexes(
 }
 
 /// Folded stacks (`root;…;leaf value`), the input of flamegraph tools.
-pub fn to_folded(p: &protos::Profile) -> Vec<String> {
+pub fn to_folded(p: &pprof::Profile) -> Vec<String> {
     let vi = value_index(p);
     let (locs, funcs) = indexes(p);
     let mut acc: HashMap<String, i64> = HashMap::new();
@@ -444,7 +444,7 @@ pub fn to_folded(p: &protos::Profile) -> Vec<String> {
 }
 
 /// A flamegraph SVG of the default sample type, titled `title`.
-pub fn to_svg(p: &protos::Profile, title: &str) -> Result<Vec<u8>, String> {
+pub fn to_svg(p: &pprof::Profile, title: &str) -> Result<Vec<u8>, String> {
     let folded = to_folded(p);
     let mut opts = inferno::flamegraph::Options::default();
     opts.title = title.to_owned();
@@ -628,10 +628,10 @@ impl FrameInfo<'_> {
 
 /// The frames of a sample's stack, innermost first (inlined frames expanded).
 fn sample_frames<'p>(
-    p: &'p protos::Profile,
-    locs: &HashMap<u64, &'p protos::Location>,
-    funcs: &HashMap<u64, &'p protos::Function>,
-    s: &protos::Sample,
+    p: &'p pprof::Profile,
+    locs: &HashMap<u64, &'p pprof::Location>,
+    funcs: &HashMap<u64, &'p pprof::Function>,
+    s: &pprof::Sample,
 ) -> Vec<FrameInfo<'p>> {
     let main = p.mapping.first().map_or(0, |m| m.id);
     let mut out = Vec::new();
@@ -661,7 +661,7 @@ fn sample_frames<'p>(
 /// system library, and from a source file that is not the toolchain's, a
 /// dependency's or holmes' ([`is_foreign_source`]), or, for frames without a file,
 /// not named like runtime machinery ([`is_machinery`]).
-pub fn culprit(p: &protos::Profile) -> Option<String> {
+pub fn culprit(p: &pprof::Profile) -> Option<String> {
     let vi = value_index(p);
     let (locs, funcs) = indexes(p);
     // Samples with the same frames (lines aside) merge; the first one's lines stay.
@@ -701,10 +701,10 @@ pub fn culprit(p: &protos::Profile) -> Option<String> {
 
 /// When some code addresses of the main executable could not be named (a stripped
 /// binary): a line saying so and how to read the pprof with the unstripped binary.
-pub fn symbols_note(p: &protos::Profile, pprof_file: &str) -> Option<String> {
+pub fn symbols_note(p: &pprof::Profile, pprof_file: &str) -> Option<String> {
     let main = p.mapping.first()?;
     let (_, funcs) = indexes(p);
-    let ours: Vec<&protos::Location> = p
+    let ours: Vec<&pprof::Location> = p
         .location
         .iter()
         .filter(|l| l.mapping_id == main.id)
@@ -741,7 +741,7 @@ pub fn symbols_note(p: &protos::Profile, pprof_file: &str) -> Option<String> {
 
 /// The functions with the largest flat value of the default sample type, like
 /// `go tool pprof -top`, and the total.
-pub fn top(p: &protos::Profile, n: usize) -> (Vec<TopEntry>, i64) {
+pub fn top(p: &pprof::Profile, n: usize) -> (Vec<TopEntry>, i64) {
     let vi = value_index(p);
     let (locs, funcs) = indexes(p);
     let mut flat: HashMap<&str, i64> = HashMap::new();
@@ -781,7 +781,7 @@ pub fn top(p: &protos::Profile, n: usize) -> (Vec<TopEntry>, i64) {
 }
 
 /// A text top-N report: a header (`header` lines, verbatim) then the table.
-pub fn to_text(p: &protos::Profile, header: &str, n: usize) -> String {
+pub fn to_text(p: &pprof::Profile, header: &str, n: usize) -> String {
     let (rows, total) = top(p, n);
     let vi = value_index(p);
     let (ty, unit) = p
@@ -861,7 +861,7 @@ mod tests {
         root_fn_for_profile as *const () as usize + 2
     }
 
-    fn sample_profile(sym: &mut Symbolizer) -> protos::Profile {
+    fn sample_profile(sym: &mut Symbolizer) -> pprof::Profile {
         let leaf = std::hint::black_box(leaf_fn_for_profile());
         let root = std::hint::black_box(root_fn_for_profile());
         let mut b = ProfileBuilder::new(
@@ -914,7 +914,7 @@ mod tests {
         assert_eq!(&gz[..2], &[0x1f, 0x8b]);
         let mut raw = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut raw).unwrap();
-        let back = protos::Profile::decode(&raw[..]).unwrap();
+        let back = pprof::Profile::decode(&raw[..]).unwrap();
         assert_eq!(back, p);
         let svg = String::from_utf8(to_svg(&p, "test").unwrap()).unwrap();
         assert!(svg.contains("<svg") && svg.contains("leaf_fn_for_profile"));
@@ -1047,13 +1047,13 @@ mod tests {
 
     /// A profile of `stacks` (frames innermost first as `(name, file, mapping path)`
     /// with their values); the first mapping is the executable.
-    fn synthetic(stacks: &[(&[SyntheticFrame], i64)]) -> protos::Profile {
-        let mut p = protos::Profile {
+    fn synthetic(stacks: &[(&[SyntheticFrame], i64)]) -> pprof::Profile {
+        let mut p = pprof::Profile {
             string_table: vec![String::new()],
-            sample_type: vec![protos::ValueType { ty: 0, unit: 0 }],
+            sample_type: vec![pprof::ValueType { ty: 0, unit: 0 }],
             ..Default::default()
         };
-        let intern = |p: &mut protos::Profile, s: &str| {
+        let intern = |p: &mut pprof::Profile, s: &str| {
             if let Some(i) = p.string_table.iter().position(|x| x == s) {
                 return i as i64;
             }
@@ -1063,7 +1063,7 @@ mod tests {
         for path in ["/srv/app/bin/app", "/usr/lib/x86_64-linux-gnu/libc.so.6"] {
             let filename = intern(&mut p, path);
             let id = p.mapping.len() as u64 + 1;
-            p.mapping.push(protos::Mapping {
+            p.mapping.push(pprof::Mapping {
                 id,
                 filename,
                 ..Default::default()
@@ -1074,7 +1074,7 @@ mod tests {
             for (name, file, object) in frames.iter() {
                 let id = p.function.len() as u64 + 1;
                 let (name, filename) = (intern(&mut p, name), intern(&mut p, file));
-                p.function.push(protos::Function {
+                p.function.push(pprof::Function {
                     id,
                     name,
                     system_name: name,
@@ -1083,11 +1083,11 @@ mod tests {
                 });
                 let object = intern(&mut p, object);
                 let mapping_id = p.mapping.iter().find(|m| m.filename == object).unwrap().id;
-                p.location.push(protos::Location {
+                p.location.push(pprof::Location {
                     id,
                     mapping_id,
                     address: 0x1000 + id,
-                    line: vec![protos::Line {
+                    line: vec![pprof::Line {
                         function_id: id,
                         line: 1,
                     }],
@@ -1095,7 +1095,7 @@ mod tests {
                 });
                 ids.push(id);
             }
-            p.sample.push(protos::Sample {
+            p.sample.push(pprof::Sample {
                 location_id: ids,
                 value: vec![*value],
                 label: vec![],
