@@ -28,7 +28,7 @@ use crate::escape::Escaped;
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use holmes_runtime::report::HttpReporter;
+/// use holmes_runtime::HttpReporter;
 /// let reporter = HttpReporter::new("https://profiles.example.com/upload")
 ///     .token("s3cr3t")
 ///     .timeout(Duration::from_secs(5))

@@ -42,7 +42,7 @@ use crate::event::DumpKind;
 ///   at least one second apart.
 ///
 /// ```no_run
-/// use holmes_runtime::report::PyroscopeReporter;
+/// use holmes_runtime::PyroscopeReporter;
 /// let reporter = PyroscopeReporter::new("https://profiles-prod-001.grafana.net", "checkout")
 ///     .basic_auth("123456", "glc_…")
 ///     .labels([("env", "prod"), ("region", "eu-west-1")]);
