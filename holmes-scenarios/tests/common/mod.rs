@@ -6,6 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../../tests/common/shared.rs"]
+mod shared;
+
+// Not every test binary uses them.
+#[allow(unused_imports)]
+pub use shared::*;
+
 /// Path of a scenario binary: `src/bin/<name>.rs` of this package, or the demo service
 /// `http_service` (`../examples/http_service.rs`), each a `[[bin]]`. Cargo builds every
 /// binary of the package before it runs its tests, and tells them where
@@ -52,13 +59,6 @@ fn built_bin(name: &str) -> &'static str {
     }
 }
 
-/// A fresh, empty directory for one test's dumps.
-pub fn fresh_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("holmes-test-{}-{}", test, std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 /// Runs `cmd` to completion, killing it after `deadline`. Returns its output.
 pub fn run_with_deadline(mut cmd: Command, deadline: Duration) -> Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -92,42 +92,6 @@ pub fn files(dir: &Path, prefix: &str, suffix: &str) -> Vec<PathBuf> {
         .unwrap_or_default();
     out.sort();
     out
-}
-
-/// `go tool pprof <args> <file>`; panics with the tool's stderr when it fails.
-pub fn pprof(args: &[&str], file: &Path) -> String {
-    let out = Command::new("go")
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(file)
-        .env("HOME", std::env::temp_dir())
-        .env("PPROF_TMPDIR", std::env::temp_dir())
-        .output()
-        .expect("`go` not found: install golang-go (see .ci/run)");
-    assert!(
-        out.status.success(),
-        "go tool pprof {:?} {} failed: {}",
-        args,
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The function names of the first `n` rows of `go tool pprof -top` (flat order).
-pub fn pprof_top_functions(file: &Path, extra: &[&str], n: usize) -> Vec<String> {
-    let mut args = vec!["-top", "-nodecount=200"];
-    args.extend_from_slice(extra);
-    let text = pprof(&args, file);
-    text.lines()
-        .skip_while(|l| !l.trim_start().starts_with("flat"))
-        .skip(1)
-        .filter_map(|l| {
-            let name: Vec<&str> = l.split_whitespace().skip(5).collect();
-            (!name.is_empty()).then(|| name.join(" "))
-        })
-        .take(n)
-        .collect()
 }
 
 /// File mode bits (permissions only).
