@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -33,6 +33,32 @@ fn pprof_with_binaries(args: &[&str], file: &Path, binaries: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `objcopy <flag> from to`: a copy of a binary with parts stripped.
+fn objcopy(flag: &str, from: &Path, to: &Path) {
+    let st = Command::new("objcopy")
+        .arg(flag)
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("objcopy (binutils) not found");
+    assert!(st.success(), "objcopy {flag} failed");
+}
+
+/// Runs the `cpu_spike` scenario binary `bin` with dumps in `dumps`: the one CPU dump's
+/// pprof file, and the process's stderr.
+fn run_cpu_spike(bin: &Path, dumps: &Path) -> (PathBuf, String) {
+    let mut cmd = Command::new(bin);
+    cmd.env("HOLMES_TEST_DIR", dumps)
+        .env("RUST_LOG", "holmes=info");
+    let out = common::run_with_deadline(cmd, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "scenario failed:\n{stdout}\n{stderr}");
+    let pb = common::files(dumps, "cpu.", ".pb.gz");
+    assert_eq!(pb.len(), 1, "one CPU dump expected: {stdout}\n{stderr}");
+    (pb[0].clone(), stderr)
+}
+
 // Guards against: locations without mappings (`mapping_id: 0`, no build-id), which
 // left a stripped binary's dumps as bare hex addresses for good.
 #[test]
@@ -46,23 +72,9 @@ fn a_stripped_binarys_cpu_dump_is_symbolized_with_the_unstripped_one() {
     let unstripped = binaries.join("cpu_spike");
     std::fs::copy(common::scenario_bin("cpu_spike"), &unstripped).expect("copy");
     let stripped = run.join("cpu_spike");
-    let st = Command::new("objcopy")
-        .arg("--strip-all")
-        .arg(&unstripped)
-        .arg(&stripped)
-        .status()
-        .expect("objcopy (binutils) not found");
-    assert!(st.success(), "objcopy --strip-all failed");
-
-    let mut cmd = Command::new(&stripped);
-    cmd.env("HOLMES_TEST_DIR", &dumps);
-    let out = common::run_with_deadline(cmd, Duration::from_secs(60));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "scenario failed:\n{stdout}\n{stderr}");
-    let pb = common::files(&dumps, "cpu.", ".pb.gz");
-    assert_eq!(pb.len(), 1, "one CPU dump expected: {stdout}\n{stderr}");
-    let pb = &pb[0];
+    objcopy("--strip-all", &unstripped, &stripped);
+    let (pb, _) = run_cpu_spike(&stripped, &dumps);
+    let pb = &pb;
 
     // The stripped process could not name its own code.
     let txt =
@@ -133,25 +145,10 @@ fn a_binary_without_line_tables_says_so_in_every_dump() {
     let (run, dumps) = (root.join("run"), root.join("dumps"));
     std::fs::create_dir_all(&run).expect("mkdir");
     let bin = run.join("cpu_spike");
-    let st = Command::new("objcopy")
-        .arg("--strip-debug")
-        .arg(common::scenario_bin("cpu_spike"))
-        .arg(&bin)
-        .status()
-        .expect("objcopy (binutils) not found");
-    assert!(st.success(), "objcopy --strip-debug failed");
-
-    let mut cmd = Command::new(&bin);
-    cmd.env("HOLMES_TEST_DIR", &dumps)
-        .env("RUST_LOG", "holmes=warn");
-    let out = common::run_with_deadline(cmd, Duration::from_secs(60));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "scenario failed:\n{stdout}\n{stderr}");
-    let pb = common::files(&dumps, "cpu.", ".pb.gz");
-    assert_eq!(pb.len(), 1, "one CPU dump expected: {stdout}\n{stderr}");
-    let txt = std::fs::read_to_string(pb[0].to_string_lossy().replace(".pb.gz", ".txt"))
-        .expect("text dump");
+    objcopy("--strip-debug", &common::scenario_bin("cpu_spike"), &bin);
+    let (pb, stderr) = run_cpu_spike(&bin, &dumps);
+    let txt =
+        std::fs::read_to_string(pb.to_string_lossy().replace(".pb.gz", ".txt")).expect("text dump");
     let header: Vec<&str> = txt
         .lines()
         .take_while(|l| !l.starts_with("Type:"))
