@@ -89,6 +89,24 @@ pub enum Error {
     #[error("holmes is disabled by HOLMES_DISABLE")]
     Disabled,
 
+    /// This holmes has stopped (its [`Guard`](crate::Guard) was dropped).
+    #[error("holmes is not running (its guard was dropped)")]
+    NotRunning,
+
+    /// The dumper's queue is full: dumps are being taken; try again later.
+    #[error("holmes is busy taking dumps (its queue is full); try again later")]
+    Busy,
+
+    /// An on-demand dump ([`Handle::dump_now`](crate::Handle::dump_now)) was taken but
+    /// its capture failed or no file could be written.
+    #[error("the on-demand {kind} dump failed: {reason}")]
+    DumpFailed {
+        /// What was asked for.
+        kind: crate::DumpKind,
+        /// Why (the dump event's error).
+        reason: String,
+    },
+
     /// The capability is not available on this platform.
     #[error("{what} is unsupported on this platform")]
     Unsupported {

@@ -102,7 +102,14 @@ pub struct DumpEvent {
 
 impl fmt::Display for DumpEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
+        if self.reason == FireReason::OnDemand {
+            write!(
+                f,
+                "[holmes] dump {} #{}: on demand, {} current: {:.1}, average: {:.1}",
+                self.kind, self.id, self.metric, self.value, self.average
+            )?;
+        } else {
+            write!(
             f,
             "[holmes] dump {} #{}: {} rule ({}, {}, {}) fired, reason: {}, current: {:.1}, average: {:.1}",
             self.kind,
@@ -115,6 +122,7 @@ impl fmt::Display for DumpEvent {
             self.value,
             self.average
         )?;
+        }
         if let Some(c) = self.capture_cpu_percent {
             write!(f, ", cpu during capture: {c:.1}%")?;
         }

@@ -9,18 +9,19 @@
 //! [`FLUSH_TIMEOUT`] for the dumper to write what it captured, joins, logs a worker panic
 //! instead of re-raising it, and never panics itself.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::alloc;
 use crate::config::Builder;
-use crate::dump::{Dumper, Job};
+use crate::dump::{Dumper, Job, Trigger};
 use crate::error::{Error, Result};
 use crate::escape::{Escaped, EscapedPath};
+use crate::event::{DumpEvent, DumpKind};
 use crate::rule::Metric;
 use crate::sample::{limits, ProcessReader, Sampler};
 use crate::state::{Shared, Status};
@@ -50,9 +51,12 @@ impl Holmes {
 
 /// A running holmes. Dropping it stops holmes: see the module docs of
 /// [`Builder::start`]. `#[must_use]`: `let _ = builder.start()` would stop it at once.
+///
+/// Its methods are those of its [`Handle`] (`guard.handle()`, or [`Handle::current`]
+/// where the guard is out of reach, as with `#[holmes::watch]`).
 #[must_use = "holmes stops when the Guard is dropped; bind it: `let _guard = …`"]
 pub struct Guard {
-    shared: Arc<Shared>,
+    handle: Handle,
     shutdown: Option<Sender<()>>,
     exited: Option<Receiver<()>>,
     threads: Vec<JoinHandle<()>>,
@@ -63,12 +67,78 @@ pub struct Guard {
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard")
+            .field("dump_dir", &self.handle.shared.dump_dir)
+            .finish()
+    }
+}
+
+/// A reference to the running holmes, to read its [`Status`], change its configuration
+/// or take a dump now; cheap to clone, `Send` and `Sync`. From the [`Guard`]
+/// ([`Guard::handle`]) or, anywhere in the program, [`Handle::current`]: the way to
+/// reach the holmes that `#[holmes::watch]` started.
+///
+/// A handle does not keep holmes running: once the guard is dropped, [`dump_now`]
+/// returns [`Error::NotRunning`] and [`current`] returns `None`.
+///
+/// [`dump_now`]: Handle::dump_now
+/// [`current`]: Handle::current
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+    jobs: Sender<Job>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
             .field("dump_dir", &self.shared.dump_dir)
             .finish()
     }
 }
 
-impl Guard {
+/// The running holmes' handle, for [`Handle::current`]. Locked only to set, clear or
+/// clone it: never on the sampler's or the allocator's path.
+static CURRENT: Mutex<Option<Handle>> = Mutex::new(None);
+/// The process that set [`CURRENT`]: in the child of a `fork()` it is not this one, and
+/// `current()` answers `None` without touching the lock (held, maybe, by a thread that
+/// the fork did not copy).
+static CURRENT_PID: AtomicU32 = AtomicU32::new(0);
+
+fn set_current(h: Option<Handle>) {
+    let mut c = match CURRENT.lock() {
+        Ok(c) => c,
+        Err(p) => p.into_inner(),
+    };
+    CURRENT_PID.store(
+        if h.is_some() { std::process::id() } else { 0 },
+        Ordering::Release,
+    );
+    *c = h;
+}
+
+impl Handle {
+    /// The holmes running in this process, if any: the one `#[holmes::watch]` or
+    /// [`Builder::start`] started.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), holmes_runtime::Error> {
+    /// // Anywhere in the program, e.g. an admin endpoint's handler:
+    /// if let Some(h) = holmes_runtime::Handle::current() {
+    ///     let event = h.dump_now(holmes_runtime::DumpKind::Threads)?;
+    ///     println!("written: {:?}", event.files);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn current() -> Option<Handle> {
+        if CURRENT_PID.load(Ordering::Acquire) != std::process::id() {
+            return None;
+        }
+        match CURRENT.lock() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
     /// A snapshot of the metrics, rules and counters. Lock-free with respect to the
     /// sampler; callable from any thread.
     pub fn status(&self) -> Status {
@@ -85,8 +155,8 @@ impl Guard {
         (*self.shared.config()).clone()
     }
 
-    /// Replaces the configuration of the running holmes — interval, rules, thresholds,
-    /// cooldowns, limits, formats, retention — without a restart. It applies from the
+    /// Replaces the configuration of the running holmes (interval, rules, thresholds,
+    /// cooldowns, limits, formats, retention) without a restart. It applies from the
     /// next tick; rule states (cooldowns, rings) are kept. Never blocks on the sampler.
     ///
     /// Fails, changing nothing, on an invalid configuration or when it changes what is
@@ -100,44 +170,113 @@ impl Guard {
     /// # Ok(()) }
     /// ```
     pub fn update(&self, new: Builder) -> Result<()> {
-        new.validate()?;
-        let cur = self.shared.config();
-        let fixed = |what: &str| {
-            Err(Error::Config(format!(
-                "{what} is fixed at start; drop the guard and start again"
-            )))
+        update(&self.shared, new)
+    }
+
+    /// Takes a `kind` dump now, through holmes' pipeline: the configured formats
+    /// written to the dump directory, retention, the reporters, the log line, with the
+    /// reason [`FireReason::OnDemand`](crate::FireReason). Rules, cooldowns and dump
+    /// limits are neither consulted nor changed. Returns the dump's event (its files,
+    /// its culprit).
+    ///
+    /// Blocks until the dump is written: for a CPU dump the configured
+    /// `cpu_profile_duration`, and behind any dump holmes is taking. From async code call
+    /// it on a blocking thread (`tokio::task::spawn_blocking`). For a profile in memory
+    /// instead, see [`profile_cpu`](crate::profile_cpu) and its siblings.
+    ///
+    /// Fails with [`Error::Busy`] when the dumper's queue is full, [`Error::NotRunning`]
+    /// after the guard was dropped, [`Error::DumpFailed`] when the capture failed or no
+    /// file was written.
+    pub fn dump_now(&self, kind: DumpKind) -> Result<DumpEvent> {
+        let metric = match kind {
+            DumpKind::Cpu => Metric::Cpu,
+            DumpKind::Heap => Metric::Heap,
+            DumpKind::Threads => Metric::Threads,
+            #[cfg(feature = "tokio")]
+            DumpKind::Tasks => Metric::Tasks,
         };
-        if new.dump_dir != cur.dump_dir {
-            return fixed("dump_dir");
+        if kind == DumpKind::Heap && !alloc::stats().installed {
+            return Err(Error::DumpFailed {
+                kind,
+                reason: crate::ProfileError::NoAllocator.to_string(),
+            });
         }
-        if new.ring_size != cur.ring_size {
-            return fixed("ring_size");
+        let cfg = self.shared.config();
+        let snap = self.shared.rings[metric as usize].snapshot();
+        let trigger = Trigger {
+            id: self.shared.next_event.fetch_add(1, Ordering::Relaxed),
+            metric,
+            reason: crate::rule::FireReason::OnDemand,
+            value: snap.current().unwrap_or(0.0),
+            average: snap.average(),
+            ring: snap.values,
+            rule: cfg.rules[metric as usize].unwrap_or(crate::Rule::new(0, 0, 0)),
+            time: SystemTime::now(),
+            cascade: false,
+        };
+        let (reply, answer) = bounded(1);
+        self.jobs
+            .try_send(Job::OnDemand {
+                kind,
+                trigger,
+                reply,
+            })
+            .map_err(|e| match e {
+                TrySendError::Full(_) => Error::Busy,
+                TrySendError::Disconnected(_) => Error::NotRunning,
+            })?;
+        // The dumper answers every job it takes; this bound only guards against a
+        // capture stuck beyond all of holmes' own timeouts.
+        let wait = cfg.cpu_profile_duration + Duration::from_secs(120);
+        let event = match answer.recv_timeout(wait) {
+            Ok(e) => e,
+            Err(RecvTimeoutError::Disconnected) => return Err(Error::NotRunning),
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(Error::DumpFailed {
+                    kind,
+                    reason: format!("no answer from the holmes-dumper thread within {wait:?}"),
+                })
+            }
+        };
+        match &event.error {
+            Some(e) if event.files.is_empty() => Err(Error::DumpFailed {
+                kind,
+                reason: e.clone(),
+            }),
+            _ => Ok(event),
         }
-        if new.memory_limit != cur.memory_limit || new.cpu_cores != cur.cpu_cores {
-            return fixed("memory_limit / cpu_cores");
-        }
-        if new.stack_walk != cur.stack_walk {
-            return fixed("stack_walk");
-        }
-        #[cfg(feature = "tokio")]
-        if new.rules[Metric::Tasks as usize].is_some()
-            && cur.tokio_handle.is_none()
-            && new.tokio_handle.is_none()
-        {
-            return Err(Error::Config(
-                "the tasks rule needs a tokio runtime handle given at start".into(),
-            ));
-        }
-        check_supported(&new)?;
-        if let Some(rate) = new.heap_sample_rate {
-            alloc::set_sample_rate(rate);
-        }
-        let new = Arc::new(new);
-        match self.shared.config.lock() {
-            Ok(mut c) => *c = new,
-            Err(p) => *p.into_inner() = new,
-        }
-        Ok(())
+    }
+}
+
+impl Guard {
+    /// A [`Handle`] to this holmes, to pass to other threads.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// See [`Handle::status`].
+    pub fn status(&self) -> Status {
+        self.handle.status()
+    }
+
+    /// See [`Handle::dump_dir`].
+    pub fn dump_dir(&self) -> &std::path::Path {
+        self.handle.dump_dir()
+    }
+
+    /// See [`Handle::config`].
+    pub fn config(&self) -> Builder {
+        self.handle.config()
+    }
+
+    /// See [`Handle::update`].
+    pub fn update(&self, new: Builder) -> Result<()> {
+        self.handle.update(new)
+    }
+
+    /// See [`Handle::dump_now`].
+    pub fn dump_now(&self, kind: DumpKind) -> Result<DumpEvent> {
+        self.handle.dump_now(kind)
     }
 
     fn shutdown(&mut self) {
@@ -149,9 +288,10 @@ impl Guard {
             std::mem::forget(self.shutdown.take());
             std::mem::forget(self.exited.take());
             std::mem::forget(std::mem::take(&mut self.threads));
-            std::mem::forget(self.shared.clone());
+            std::mem::forget(self.handle.clone());
             return;
         }
+        set_current(None);
         drop(self.shutdown.take());
         let Some(exited) = self.exited.take() else {
             return;
@@ -184,7 +324,13 @@ impl Guard {
             }
         }
         // The dumper is gone, so the queue has one owner left: deliver what is queued.
-        let queue = self.shared.reports.lock().ok().and_then(|mut q| q.take());
+        let queue = self
+            .handle
+            .shared
+            .reports
+            .lock()
+            .ok()
+            .and_then(|mut q| q.take());
         if let Some(q) = queue.and_then(|q| Arc::try_unwrap(q).ok()) {
             q.shutdown(FLUSH_TIMEOUT);
         }
@@ -195,6 +341,48 @@ impl Drop for Guard {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// [`Handle::update`].
+fn update(shared: &Shared, new: Builder) -> Result<()> {
+    new.validate()?;
+    let cur = shared.config();
+    let fixed = |what: &str| {
+        Err(Error::Config(format!(
+            "{what} is fixed at start; drop the guard and start again"
+        )))
+    };
+    if new.dump_dir != cur.dump_dir {
+        return fixed("dump_dir");
+    }
+    if new.ring_size != cur.ring_size {
+        return fixed("ring_size");
+    }
+    if new.memory_limit != cur.memory_limit || new.cpu_cores != cur.cpu_cores {
+        return fixed("memory_limit / cpu_cores");
+    }
+    if new.stack_walk != cur.stack_walk {
+        return fixed("stack_walk");
+    }
+    #[cfg(feature = "tokio")]
+    if new.rules[Metric::Tasks as usize].is_some()
+        && cur.tokio_handle.is_none()
+        && new.tokio_handle.is_none()
+    {
+        return Err(Error::Config(
+            "the tasks rule needs a tokio runtime handle given at start".into(),
+        ));
+    }
+    check_supported(&new)?;
+    if let Some(rate) = new.heap_sample_rate {
+        alloc::set_sample_rate(rate);
+    }
+    let new = Arc::new(new);
+    match shared.config.lock() {
+        Ok(mut c) => *c = new,
+        Err(p) => *p.into_inner() = new,
+    }
+    Ok(())
 }
 
 /// Decrements the live-thread count when a holmes thread ends (even by panic) and frees
@@ -355,6 +543,7 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
     let sampler = Sampler::new(reader, limits.cores, limits.memory_limit);
     #[allow(unused_mut)]
     let mut loop_state = SamplerLoop::new(shared.clone(), sampler, task_tx.clone());
+    let jobs_tx = task_tx.clone();
     #[cfg(feature = "tokio")]
     {
         loop_state.tokio_handle = tokio_handle;
@@ -399,8 +588,13 @@ pub(crate) fn start(b: Builder) -> Result<Guard> {
         crate::stack::walker_name(walker),
         EscapedPath(&shared.dump_dir)
     );
-    Ok(Guard {
+    let handle = Handle {
         shared,
+        jobs: jobs_tx,
+    };
+    set_current(Some(handle.clone()));
+    Ok(Guard {
+        handle,
         shutdown: Some(shutdown_tx),
         exited: Some(exited_rx),
         threads,
@@ -446,12 +640,67 @@ fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<JoinHa
         .map_err(|source| Error::Spawn { name, source })
 }
 
+/// Serializes the unit tests that start holmes (one instance per process).
+#[cfg(test)]
+pub(crate) fn test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn dump_now_writes_through_the_pipeline_and_current_reaches_it() {
+        let _serial = test_lock();
+        assert!(Handle::current().is_none());
+        let dir = std::env::temp_dir().join(format!("holmes-dump-now-{}", std::process::id()));
+        let guard = Holmes::builder()
+            .env_overrides(false)
+            .interval(Duration::from_millis(20))
+            .dump_dir(&dir)
+            .cpu(crate::Rule::new(10, 25, 80))
+            .start()
+            .expect("start");
+        let handle = Handle::current().expect("the running holmes");
+        assert_eq!(handle.dump_dir(), guard.dump_dir());
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let parked = std::thread::Builder::new()
+            .name("parked-dump-now".into())
+            .spawn(move || {
+                let _ = rx.recv();
+            })
+            .expect("spawn");
+        let event = handle.dump_now(DumpKind::Threads).expect("dump now");
+        drop(tx);
+        let _ = parked.join();
+        assert_eq!(event.reason, crate::rule::FireReason::OnDemand);
+        assert_eq!(event.kind, DumpKind::Threads);
+        assert!(!event.files.is_empty(), "{event}");
+        let txt = event
+            .files
+            .iter()
+            .find(|f| f.extension().is_some_and(|e| e == "txt"))
+            .expect("a text file");
+        let text = std::fs::read_to_string(txt).expect("read");
+        assert!(text.contains("reason: on demand"), "{text}");
+        assert!(text.contains("parked-dump-now"), "{text}");
+        assert!(!text.contains("\nrule:"), "{text}");
+        // Not the rule's last dump: that is for dumps a rule took.
+        assert!(guard.status().metric(Metric::Threads).last_dump.is_none());
+        drop(guard);
+        assert!(Handle::current().is_none());
+        assert!(matches!(
+            handle.dump_now(DumpKind::Threads),
+            Err(Error::NotRunning)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn update_rejects_changes_fixed_at_start() {
+        let _serial = test_lock();
         let guard = Holmes::builder()
             .env_overrides(false)
             .interval(Duration::from_millis(20))

@@ -25,6 +25,7 @@ mod guard;
 mod limit;
 #[doc(hidden)]
 pub mod objects;
+mod on_demand;
 #[doc(hidden)]
 pub mod pprof;
 #[doc(hidden)]
@@ -54,7 +55,10 @@ pub use dump::threads::{
 };
 pub use error::{Error, Result};
 pub use event::{DumpEvent, DumpKind, TopEntry};
-pub use guard::{Guard, Holmes, FLUSH_TIMEOUT};
+pub use guard::{Guard, Handle, Holmes, FLUSH_TIMEOUT};
+#[cfg(feature = "tokio")]
+pub use on_demand::profile_tasks;
+pub use on_demand::{profile_cpu, profile_heap, profile_threads, Profile, ProfileError};
 pub use report::{
     HttpReporter, LogReporter, PyroscopeReporter, Report, ReportError, ReportFile, ReportStats,
     Reporter,

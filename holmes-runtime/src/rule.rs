@@ -339,6 +339,8 @@ pub enum FireReason {
     AboveAbs,
     /// The value is at least `diff` percent above the recent average.
     Diff,
+    /// Not a rule: asked for with [`Handle::dump_now`](crate::Handle::dump_now).
+    OnDemand,
 }
 
 impl std::fmt::Display for FireReason {
@@ -346,6 +348,7 @@ impl std::fmt::Display for FireReason {
         f.write_str(match self {
             FireReason::AboveAbs => "curVal > ruleAbs",
             FireReason::Diff => "curVal >= ruleMin, and meet diff trigger condition",
+            FireReason::OnDemand => "on demand",
         })
     }
 }

@@ -97,6 +97,7 @@
 
 mod buckets;
 mod sampler;
+pub(crate) use sampler::ExcludedScope;
 mod snapshot;
 mod table;
 mod trigger;

@@ -47,6 +47,24 @@ pub(crate) fn exclude_current_thread() {
     let _ = EXCLUDED.try_with(|e| e.set(true));
 }
 
+/// Keeps the calling thread unsampled until dropped, then puts back what it was: the
+/// memory holmes uses on a caller's thread (an on-demand profile's symbolization) is not
+/// the service's heap.
+pub(crate) struct ExcludedScope(bool);
+
+impl ExcludedScope {
+    pub(crate) fn enter() -> ExcludedScope {
+        ExcludedScope(EXCLUDED.try_with(|e| e.replace(true)).unwrap_or(true))
+    }
+}
+
+impl Drop for ExcludedScope {
+    fn drop(&mut self) {
+        let was = self.0;
+        let _ = EXCLUDED.try_with(|e| e.set(was));
+    }
+}
+
 /// The hot path: charges `size` bytes to this thread's countdown. Returns true when the
 /// countdown ran out (the caller then asks [`expired`] whether to sample, which also
 /// redraws it). One subtract on the thread-local whose flags decide; never touches

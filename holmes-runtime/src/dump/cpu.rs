@@ -149,6 +149,12 @@ static IN_HANDLER: AtomicUsize = AtomicUsize::new(0);
 /// Held by the one capture in progress.
 static CAPTURING: AtomicBool = AtomicBool::new(false);
 
+/// True while a capture holds the process-wide capture lock.
+#[cfg(test)]
+pub(crate) fn capturing() -> bool {
+    CAPTURING.load(Ordering::Acquire)
+}
+
 /// Resets the capture state in the child of a `fork()`, where no capture and no handler
 /// of the parent's threads runs (they were not copied) and no timer is armed (timers are
 /// not inherited). Async-signal-safe: atomic stores only. The parent's buffer, if a

@@ -43,6 +43,13 @@ pub(crate) enum Job {
         peak: Box<crate::alloc::HeapSnapshot>,
         base: Option<Box<crate::alloc::HeapSnapshot>>,
     },
+    /// Capture `kind` now for [`crate::Handle::dump_now`] (the trigger's reason is
+    /// [`FireReason::OnDemand`](crate::FireReason)) and send back the event.
+    OnDemand {
+        kind: DumpKind,
+        trigger: Trigger,
+        reply: crossbeam_channel::Sender<DumpEvent>,
+    },
 }
 
 /// How long the dumper keeps the symbolizer's tables after a dump (see
@@ -138,6 +145,16 @@ impl Dumper {
                         }
                         self.shared.set_pending(trigger.metric, false);
                     }
+                    Ok(Job::OnDemand { kind, trigger, reply }) => {
+                        let started = std::time::Instant::now();
+                        let captured = if self.room_on_disk(&trigger) {
+                            self.capture(kind)
+                        } else {
+                            Err("not taken: the dump directory's disk is below the free-space floor".into())
+                        };
+                        let event = self.finish(trigger, kind, started, captured, None);
+                        let _ = reply.try_send(event); // the caller may have given up
+                    }
                     Err(_) => break,
                 },
                 recv(self.shutdown) -> _ => break,
@@ -211,7 +228,7 @@ impl Dumper {
         started: std::time::Instant,
         captured: Result<Captured, String>,
         cascade_of: Option<u64>,
-    ) {
+    ) -> DumpEvent {
         let mut event = DumpEvent {
             id: t.id,
             kind,
@@ -263,7 +280,11 @@ impl Dumper {
                 log::warn!(target: "holmes", "retention: cannot list {}: {e}", EscapedPath(self.writer.dir()))
             }
         }
-        self.shared.record_dump(event);
+        // A rule's last dump; an on-demand dump is not a rule's.
+        if event.reason != crate::rule::FireReason::OnDemand {
+            self.shared.record_dump(event.clone());
+        }
+        event
     }
 
     fn capture(&mut self, kind: DumpKind) -> Result<Captured, String> {
@@ -479,7 +500,19 @@ fn svg_title(e: &DumpEvent) -> String {
 }
 
 fn text_header(e: &DumpEvent) -> String {
-    let mut h = format!(
+    let mut h = if e.reason == crate::rule::FireReason::OnDemand {
+        format!(
+            "holmes {} dump #{} at {}\nreason: on demand\ncurrent {}: {:.2}, average: {:.2}, previous: {:?}\n",
+            e.kind,
+            e.id,
+            humantime::format_rfc3339_millis(e.time),
+            e.metric,
+            e.value,
+            e.average,
+            e.ring.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>(),
+        )
+    } else {
+        format!(
         "holmes {} dump #{} at {}\nrule: {} (min {}, diff {}, abs {}{})\nreason: {}\ncurrent: {:.2}, average: {:.2}, previous: {:?}\n",
         e.kind,
         e.id,
@@ -493,7 +526,8 @@ fn text_header(e: &DumpEvent) -> String {
         e.value,
         e.average,
         e.ring.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>(),
-    );
+    )
+    };
     if let Some(c) = &e.culprit {
         h.push_str(&format!(
             "culprit: {c} (innermost frame of the heaviest stack in the program's own code: not std, dependencies, system libraries or holmes)\n"

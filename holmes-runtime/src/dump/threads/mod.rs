@@ -303,8 +303,8 @@ pub struct ThreadInfo {
 
 /// The stacks of every thread of the process at one moment.
 ///
-/// Render it with [`to_text`](Self::to_text) or [`to_profile`](Self::to_profile)
-/// (symbolization happens there, on the caller's thread), or simply `format!("{dump}")`.
+/// Render it with [`profile`](Self::profile) (pprof, text, SVG; symbolization happens
+/// there, on the caller's thread), or simply `format!("{dump}")`.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ThreadDump {
@@ -372,6 +372,23 @@ impl ThreadDump {
     /// Threads whose stack was not captured (blocked, timed out, exited, …).
     pub fn missing(&self) -> impl Iterator<Item = &ThreadInfo> {
         self.threads.iter().filter(|t| t.stack.is_none())
+    }
+
+    /// As a [`Profile`](crate::Profile): pprof (one sample per thread, `threads/count`,
+    /// labels `thread_name` and `thread_state`), text (every thread by name, state and
+    /// stack, grouped by identical stack) and SVG. Symbolizes on the calling thread.
+    pub fn profile(&self) -> crate::on_demand::Profile {
+        let _unsampled = crate::alloc::ExcludedScope::enter();
+        let mut sym = Symbolizer::new();
+        let p = self.to_profile(&mut sym);
+        let text = self.to_text(&mut sym);
+        crate::on_demand::Profile::new(
+            crate::DumpKind::Threads,
+            p,
+            Some(text),
+            self.captured_at,
+            self.capture_duration,
+        )
     }
 
     #[doc(hidden)] // Takes holmes' internal symbolizer: for its own pipeline and tests.
