@@ -6,19 +6,21 @@
 //! # Run it
 //!
 //! ```text
-//! cargo run --features tokio --example http_service
+//! cargo run --features http --example http_service
 //! # listening on http://127.0.0.1:8080
 //! ```
 //!
 //! `PORT=9000` listens elsewhere (`PORT=0` picks a free port; the first line printed says
-//! which). The configuration is production-like: a 5 s interval, a 10-sample warm-up
+//! which). holmes' debug endpoint listens on `127.0.0.1:6060` (`ADMIN_PORT`; the second
+//! line says where): open <http://127.0.0.1:6060/debug/holmes/>, or profile the service
+//! now with `go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=5`. The configuration is production-like: a 5 s interval, a 10-sample warm-up
 //! (50 s), cooldowns of minutes. For a quick demo, shorten the interval and lower the
 //! thresholds with the `HOLMES_*` environment variables (see `holmes::ENV_VARS`), for
 //! example:
 //!
 //! ```text
 //! HOLMES_INTERVAL=500ms HOLMES_DUMP_DIR=/tmp/holmes-demo \
-//!     cargo run --features tokio --example http_service
+//!     cargo run --features http --example http_service
 //! ```
 //!
 //! # Hit it
@@ -151,11 +153,34 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         .route("/gcheap", get(heap_spike_handler))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    // The first line on stdout, flushed: scripts and tests wait for it.
+    // holmes' debug endpoint on an admin listener of its own, bound to the loopback
+    // interface: profiles on demand (`go tool pprof http://127.0.0.1:6060/debug/pprof/profile`),
+    // the status, the dumps and a page (http://127.0.0.1:6060/debug/holmes/). With
+    // ADMIN_TOKEN set, every request needs it (`Authorization: Bearer …`, or Basic auth
+    // with it as the password: a browser asks).
+    let admin_port: u16 = match std::env::var("ADMIN_PORT") {
+        Ok(p) => p.parse()?,
+        Err(_) => 6060,
+    };
+    let admin = tokio::net::TcpListener::bind(("127.0.0.1", admin_port)).await?;
+    let debug = holmes::http::DebugRouter::new()
+        .bearer_token(std::env::var("ADMIN_TOKEN").unwrap_or_default())
+        .into_router();
+    // The first lines on stdout, flushed: scripts and tests wait for them.
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on http://{}", listener.local_addr()?)?;
+    writeln!(
+        out,
+        "debug endpoint on http://{}/debug/holmes/",
+        admin.local_addr()?
+    )?;
     out.flush()?;
     drop(out);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(admin, debug).await {
+            eprintln!("the debug endpoint stopped: {e}");
+        }
+    });
     axum::serve(listener, app).await?;
     drop(unread);
     Ok(())

@@ -51,7 +51,13 @@
 //! - What a dump is: [`DumpEvent`] (why, what was written, the culprit), [`DumpKind`].
 //! - Heap profiles: [`Allocator`], the sampling global allocator (the attribute installs
 //!   it for `mem` and `heap` rules).
-//! - On demand: [`dump_threads`] and, with the `tokio` feature, `dump_tasks`.
+//! - On demand: [`profile_cpu`], [`profile_heap`], [`profile_threads`] and, with the
+//!   `tokio` feature, `profile_tasks`, each a [`Profile`] written as pprof, text or SVG;
+//!   [`Handle::dump_now`] takes a dump through holmes' pipeline (files, reporters), and
+//!   [`Handle::current`] reaches the holmes `#[holmes::watch]` started. The raw captures:
+//!   [`dump_threads`] and, with `tokio`, `dump_tasks`.
+//! - A debug endpoint (feature `http`): `holmes::http::router()`, an axum router serving
+//!   `/debug/pprof/profile`, `/debug/pprof/heap`, … and a page at `/debug/holmes/`.
 //! - Shipping dumps elsewhere: [`Reporter`], with [`HttpReporter`], [`PyroscopeReporter`]
 //!   and [`LogReporter`].
 //!
@@ -65,9 +71,16 @@ pub use holmes_runtime::Allocator;
 #[cfg(feature = "tokio")]
 pub use holmes_runtime::{alive_tasks, dump_tasks, TaskDump, TaskDumpError};
 pub use holmes_runtime::{
-    bounds, default_dump_dir, Builder, DumpLimit, Error, FireReason, Format, Guard, Holmes, Metric,
-    Result, Retention, Rule, StackWalk, ENV_VARS, FLUSH_TIMEOUT,
+    bounds, default_dump_dir, Builder, DumpLimit, Error, FireReason, Format, Guard, Handle, Holmes,
+    Metric, Result, Retention, Rule, StackWalk, ENV_VARS, FLUSH_TIMEOUT,
 };
+#[cfg(feature = "tokio")]
+pub use holmes_runtime::profile_tasks;
+pub use holmes_runtime::{profile_cpu, profile_heap, profile_threads, Profile, ProfileError};
+/// The debug endpoint (feature `http`): an axum router with profiles on demand, holmes'
+/// status, metrics, dumps and a page.
+#[cfg(feature = "http")]
+pub use holmes_runtime::http;
 pub use holmes_runtime::{
     dump_threads, dump_threads_with_timeout, CaptureError, StackStatus, ThreadDump, ThreadInfo,
     ThreadState,

@@ -5,10 +5,10 @@
 //! plain `TcpStream`, waits for the dump and checks — with `go tool pprof` or the text
 //! dump — that it names the culprit function.
 //!
-//! Needs the `tokio` feature (the service requires it), and builds the service first, as
-//! this package's `http_service` binary: `cargo test -p holmes-scenarios --features tokio
+//! Needs the `http` feature (the service requires it), and builds the service first, as
+//! this package's `http_service` binary: `cargo test -p holmes-scenarios --features http
 //! --test acceptance`.
-#![cfg(feature = "tokio")]
+#![cfg(feature = "http")]
 
 mod common;
 

@@ -51,7 +51,7 @@ fn built_bin(name: &str) -> &'static str {
         "watch_start_failure" => env!("CARGO_BIN_EXE_watch_start_failure"),
         "watch_sync" => env!("CARGO_BIN_EXE_watch_sync"),
         "watch_tokio" => env!("CARGO_BIN_EXE_watch_tokio"),
-        #[cfg(feature = "tokio")]
+        #[cfg(feature = "http")]
         "http_service" => env!("CARGO_BIN_EXE_http_service"),
         _ => panic!(
             "no scenario binary `{name}`: add src/bin/{name}.rs, its [[bin]] in Cargo.toml and an arm here"
