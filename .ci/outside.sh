@@ -63,7 +63,7 @@ autobenches = false
 
 [dependencies]
 # No TLS feature (the default; HTTPS for the reporters, which no scenario uses).
-holmes-profiler = { path = "$repo", features = ["tokio", "taskdump"] }
+holmes-profiler = { path = "$repo", features = ["tokio", "taskdump", "http"] }
 # Some scenarios check below the public API (hidden modules of the runtime).
 holmes-runtime = { path = "$repo/holmes-runtime" }
 libc = "0.2"
@@ -110,9 +110,9 @@ rm -rf "$check"
 # The scenario tests, run by the workspace's own test build against those binaries.
 cd "$repo"
 status=0
-for t in acceptance cpu_dump threads_scenarios hostile rules stripped; do
+for t in acceptance debug_endpoint cpu_dump threads_scenarios hostile rules stripped; do
     start=$SECONDS
-    HOLMES_SCENARIO_DIR="$bindir" cargo test -p holmes-scenarios --features tokio --test "$t" -- "$@" || status=1
+    HOLMES_SCENARIO_DIR="$bindir" cargo test -p holmes-scenarios --features http --test "$t" -- "$@" || status=1
     echo "outside: --test $t: $((SECONDS - start)) s"
 done
 [ "${OUTSIDE_KEEP:-0}" = 1 ] || [ -n "${OUTSIDE_DIR:-}" ] || rm -rf "$dir"

@@ -67,6 +67,12 @@
 #![warn(missing_docs)]
 
 pub use holmes_macros::watch;
+/// The debug endpoint (feature `http`): an axum router with profiles on demand, holmes'
+/// status, metrics, dumps and a page.
+#[cfg(feature = "http")]
+pub use holmes_runtime::http;
+#[cfg(feature = "tokio")]
+pub use holmes_runtime::profile_tasks;
 pub use holmes_runtime::Allocator;
 #[cfg(feature = "tokio")]
 pub use holmes_runtime::{alive_tasks, dump_tasks, TaskDump, TaskDumpError};
@@ -74,17 +80,11 @@ pub use holmes_runtime::{
     bounds, default_dump_dir, Builder, DumpLimit, Error, FireReason, Format, Guard, Handle, Holmes,
     Metric, Result, Retention, Rule, StackWalk, ENV_VARS, FLUSH_TIMEOUT,
 };
-#[cfg(feature = "tokio")]
-pub use holmes_runtime::profile_tasks;
-pub use holmes_runtime::{profile_cpu, profile_heap, profile_threads, Profile, ProfileError};
-/// The debug endpoint (feature `http`): an axum router with profiles on demand, holmes'
-/// status, metrics, dumps and a page.
-#[cfg(feature = "http")]
-pub use holmes_runtime::http;
 pub use holmes_runtime::{
     dump_threads, dump_threads_with_timeout, CaptureError, StackStatus, ThreadDump, ThreadInfo,
     ThreadState,
 };
+pub use holmes_runtime::{profile_cpu, profile_heap, profile_threads, Profile, ProfileError};
 pub use holmes_runtime::{
     DumpEvent, DumpKind, LimitSource, Limits, MetricStatus, RuleState, Status, TopEntry,
 };

@@ -359,7 +359,8 @@ mod tests {
         let (all, total) = first.top(usize::MAX);
         assert!(total > 0);
         assert!(
-            all.iter().any(|t| t.name.contains("on_demand_spin") && t.cum > 0),
+            all.iter()
+                .any(|t| t.name.contains("on_demand_spin") && t.cum > 0),
             "{all:?}"
         );
     }
