@@ -22,6 +22,10 @@ mod event;
 mod fork;
 mod futex;
 mod guard;
+// Nothing calls it until the router is added.
+#[cfg(feature = "http")]
+#[allow(dead_code)]
+mod http;
 mod limit;
 #[doc(hidden)]
 pub mod objects;

@@ -1,0 +1,2 @@
+pub(crate) mod dumps;
+pub(crate) mod page;
