@@ -37,6 +37,11 @@ const QUEUE: usize = 8;
 /// True while a holmes instance (or its threads) runs in this process.
 static RUNNING: AtomicBool = AtomicBool::new(false);
 
+/// Held by the unit tests that start holmes: one instance per process, and the tests
+/// of a crate run in parallel.
+#[cfg(test)]
+pub(crate) static TEST_START: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Entry point: `holmes::Holmes::builder()`.
 #[derive(Debug)]
 pub struct Holmes(());
@@ -452,6 +457,7 @@ mod tests {
 
     #[test]
     fn update_rejects_changes_fixed_at_start() {
+        let _one = TEST_START.lock().unwrap_or_else(|p| p.into_inner());
         let guard = Holmes::builder()
             .env_overrides(false)
             .interval(Duration::from_millis(20))
