@@ -22,6 +22,8 @@ mod event;
 mod fork;
 mod futex;
 mod guard;
+#[cfg(feature = "http")]
+pub mod http;
 mod limit;
 #[doc(hidden)]
 pub mod objects;

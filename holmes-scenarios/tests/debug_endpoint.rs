@@ -56,17 +56,23 @@ fn cpu_profile_over_http_names_the_spinner_and_a_second_one_gets_429() {
     let svc = Service::start("debug-cpu", &[]);
     assert!(svc.get("/cpuex").contains("spins forever"));
     let first_url = url(&svc, "/debug/pprof/profile?seconds=3");
-    let first = std::thread::spawn(move || {
-        common::pprof_top_functions(Path::new(&first_url), &[], 3)
-    });
+    let first =
+        std::thread::spawn(move || common::pprof_top_functions(Path::new(&first_url), &[], 3));
     // go tool pprof starts, connects, and the capture holds the process's CPU profiler
     // for 3 s: a request in the middle of it is refused at once.
     std::thread::sleep(Duration::from_millis(1500));
     let started = Instant::now();
     let second = admin(&svc, "/debug/pprof/profile?seconds=1", 429);
-    assert!(started.elapsed() < Duration::from_millis(900), "429 must not wait");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "429 must not wait"
+    );
     assert!(second.header("retry-after").is_some(), "{}", second.headers);
-    assert!(second.text().contains("another CPU profile"), "{}", second.text());
+    assert!(
+        second.text().contains("another CPU profile"),
+        "{}",
+        second.text()
+    );
     let top = first.join().expect("go tool pprof");
     assert!(
         top.iter().any(|f| f.contains("cpu_explode_spin")),
@@ -97,7 +103,10 @@ fn heap_profile_over_http_names_the_allocating_handler() {
         "the map builder must lead alloc_space ({bytes} MB, {pct:.0} %):\n{text}"
     );
     // go tool pprof reads it from the URL too.
-    let top = common::pprof(&["-top", "-sample_index=alloc_space"], Path::new(&url(&svc, "/debug/pprof/heap")));
+    let top = common::pprof(
+        &["-top", "-sample_index=alloc_space"],
+        Path::new(&url(&svc, "/debug/pprof/heap")),
+    );
     assert!(top.contains("alloc_space"), "{top}");
     let text = admin(&svc, "/debug/pprof/heap?debug=1", 200).text();
     assert!(text.starts_with("holmes heap profile at"), "{text}");
@@ -112,7 +121,10 @@ fn thread_dump_over_http_lists_a_parked_thread_by_name() {
     let svc = Service::start("debug-threads", &[]);
     assert!(svc.get("/threads").contains("parked 500"));
     let text = admin(&svc, "/debug/pprof/threads?debug=1", 200).text();
-    assert!(text.contains("\"parked-1\""), "no thread parked-1 in:\n{text}");
+    assert!(
+        text.contains("\"parked-1\""),
+        "no thread parked-1 in:\n{text}"
+    );
     let park = handler("park_os_thread");
     assert!(
         text.lines().any(|l| park.is(l.trim())),
@@ -134,9 +146,18 @@ fn thread_dump_over_http_lists_a_parked_thread_by_name() {
 fn bad_query_values_get_400_with_a_message() {
     let svc = Service::start("debug-400", &[]);
     for (target, says) in [
-        ("/debug/pprof/profile?seconds=abc", "whole number from 1 to 60"),
-        ("/debug/pprof/profile?seconds=0", "whole number from 1 to 60"),
-        ("/debug/pprof/profile?seconds=100000", "whole number from 1 to 60"),
+        (
+            "/debug/pprof/profile?seconds=abc",
+            "whole number from 1 to 60",
+        ),
+        (
+            "/debug/pprof/profile?seconds=0",
+            "whole number from 1 to 60",
+        ),
+        (
+            "/debug/pprof/profile?seconds=100000",
+            "whole number from 1 to 60",
+        ),
         ("/debug/pprof/profile?seconds=-1", "whole number"),
         ("/debug/pprof/threads?debug=7", "debug must be 0"),
         ("/debug/pprof/heap?debug=x", "debug must be 0"),
@@ -155,7 +176,10 @@ fn status_is_json_and_metrics_parse_as_prometheus_text() {
     // A few ticks (100 ms each).
     std::thread::sleep(Duration::from_millis(600));
     let a = admin(&svc, "/debug/holmes/status", 200);
-    assert_eq!(a.header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        a.header("content-type").as_deref(),
+        Some("application/json")
+    );
     let status: serde_json::Value = serde_json::from_slice(&a.body).expect("JSON");
     assert_eq!(status["interval"], "100ms", "{status:#}");
     let metrics = status["metrics"].as_array().expect("metrics");
@@ -181,9 +205,7 @@ fn status_is_json_and_metrics_parse_as_prometheus_text() {
         let s = scrape
             .samples
             .iter()
-            .find(|s| {
-                s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v))
-            })
+            .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
             .unwrap_or_else(|| panic!("no {name} {label:?} in:\n{text}"));
         match s.value {
             prometheus_parse::Value::Gauge(v)
@@ -194,7 +216,10 @@ fn status_is_json_and_metrics_parse_as_prometheus_text() {
     };
     assert_eq!(value("holmes_up", None), 1.0);
     assert!(value("holmes_sampler_ticks_total", None) >= 2.0, "{text}");
-    assert_eq!(value("holmes_rule_threshold", Some(("threshold", "abs"))), 90.0);
+    assert_eq!(
+        value("holmes_rule_threshold", Some(("threshold", "abs"))),
+        90.0
+    );
     assert!(value("holmes_metric_value", Some(("metric", "cpu"))) >= 0.0);
     assert_eq!(value("holmes_interval_seconds", None), 0.1);
     let armed_or_warming = value("holmes_rule_state", Some(("state", "armed")))
@@ -224,7 +249,10 @@ fn strict_exposition_format(text: &str) {
         if line.starts_with("# HELP ") {
             continue;
         }
-        assert!(!line.starts_with('#') && !line.is_empty(), "stray line {line:?}");
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "stray line {line:?}"
+        );
         let (series, value) = line.rsplit_once(' ').expect("series value");
         let name = series.split('{').next().unwrap_or(series);
         assert!(name_ok(name), "bad name in {line}");
@@ -234,7 +262,10 @@ fn strict_exposition_format(text: &str) {
             for pair in labels.split(',') {
                 let (k, v) = pair.split_once('=').expect("label=value");
                 assert!(name_ok(k), "{line}");
-                assert!(v.starts_with('"') && v.ends_with('"') && v.len() >= 2, "{line}");
+                assert!(
+                    v.starts_with('"') && v.ends_with('"') && v.len() >= 2,
+                    "{line}"
+                );
             }
         }
         assert!(
@@ -270,11 +301,20 @@ fn dumps_are_listed_and_served_and_nothing_else_is() {
     assert!(files.contains(&name.as_str()), "{list:#}");
 
     let served = admin(&svc, &format!("/debug/holmes/dumps/{name}"), 200);
-    assert_eq!(served.body, std::fs::read(&txt).expect("read"), "the file as written");
-    assert!(served.header("content-type").is_some_and(|t| t.starts_with("text/plain")));
+    assert_eq!(
+        served.body,
+        std::fs::read(&txt).expect("read"),
+        "the file as written"
+    );
+    assert!(served
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/plain")));
     let svg_name = svg.file_name().unwrap().to_string_lossy().into_owned();
     let served = admin(&svc, &format!("/debug/holmes/dumps/{svg_name}"), 200);
-    assert_eq!(served.header("content-type").as_deref(), Some("image/svg+xml"));
+    assert_eq!(
+        served.header("content-type").as_deref(),
+        Some("image/svg+xml")
+    );
 
     // A secret outside the dump directory, and a symlink to it inside, named like a dump.
     let secret = svc.dir.with_extension("secret.txt");
@@ -297,7 +337,10 @@ fn dumps_are_listed_and_served_and_nothing_else_is() {
     ] {
         let a = http_get(svc.admin_port, &target, &[]);
         assert_eq!(a.status, 404, "GET {target}: {}", a.text());
-        assert!(!a.text().contains("secret") && !a.text().contains("root:"), "{target}");
+        assert!(
+            !a.text().contains("secret") && !a.text().contains("root:"),
+            "{target}"
+        );
     }
     // The planted symlink is not listed either.
     let list = admin(&svc, "/debug/holmes/dumps", 200).text();
@@ -321,8 +364,16 @@ fn a_token_guards_every_route() {
     ] {
         let a = http_get(svc.admin_port, target, &[]);
         assert_eq!(a.status, 401, "{target}");
-        assert!(a.header("www-authenticate").is_some(), "{target}: {}", a.headers);
-        let wrong = http_get(svc.admin_port, target, &[("Authorization", "Bearer s3cret-tokeN")]);
+        assert!(
+            a.header("www-authenticate").is_some(),
+            "{target}: {}",
+            a.headers
+        );
+        let wrong = http_get(
+            svc.admin_port,
+            target,
+            &[("Authorization", "Bearer s3cret-tokeN")],
+        );
         assert_eq!(wrong.status, 401, "{target}");
     }
     let a = http_get(
@@ -372,23 +423,37 @@ fn the_page_shows_the_culprit_of_a_dump_in_a_headless_browser() {
         .and_then(|l| l.split(" (innermost").next())
         .unwrap_or_else(|| panic!("no culprit in:\n{header}"))
         .to_owned();
-    assert!(spinner.is(&culprit), "the dump names the spinner: {culprit}");
+    assert!(
+        spinner.is(&culprit),
+        "the dump names the spinner: {culprit}"
+    );
 
     let page = url(&svc, "/debug/holmes/");
     let dom = chromium(&["--dump-dom", &page]);
     let text = String::from_utf8_lossy(&dom.stdout).into_owned();
-    assert!(text.contains("<html"), "no DOM:\n{text}\n{}", String::from_utf8_lossy(&dom.stderr));
+    assert!(
+        text.contains("<html"),
+        "no DOM:\n{text}\n{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     assert!(
         text.contains(&html_escape(&culprit)),
         "the page must show the culprit {culprit:?}:\n{text}"
     );
     assert!(text.contains("cpu"), "{text}");
-    let stem = txt.file_name().unwrap().to_string_lossy().replace(".txt", "");
+    let stem = txt
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace(".txt", "");
     assert!(
         text.contains(&format!("dumps/{stem}.pb.gz")),
         "a link to the pprof file:\n{text}"
     );
-    assert!(text.contains(&format!("dumps/{stem}.svg")), "the flamegraph:\n{text}");
+    assert!(
+        text.contains(&format!("dumps/{stem}.svg")),
+        "the flamegraph:\n{text}"
+    );
 
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("holmes-page.png");
     let _ = std::fs::remove_file(&shot);

@@ -259,7 +259,7 @@ fn create_trusted(dir: &Path) -> Result<(), Error> {
 
 /// `Err(reason)` unless `dir` is a real directory (not followed if a symlink), owned by
 /// the effective uid and not writable by group or others.
-fn check_trusted(dir: &Path) -> Result<(), String> {
+pub(crate) fn check_trusted(dir: &Path) -> Result<(), String> {
     let meta = dir
         .symlink_metadata()
         .map_err(|e| format!("cannot stat it: {e}"))?;
@@ -309,14 +309,14 @@ fn symlink_reason(dir: &Path) -> String {
 }
 
 #[cfg(unix)]
-fn owned_by_us(meta: &std::fs::Metadata) -> bool {
+pub(crate) fn owned_by_us(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
     // SAFETY: geteuid has no preconditions.
     meta.uid() == unsafe { libc::geteuid() }
 }
 
 #[cfg(not(unix))]
-fn owned_by_us(_meta: &std::fs::Metadata) -> bool {
+pub(crate) fn owned_by_us(_meta: &std::fs::Metadata) -> bool {
     true
 }
 
@@ -353,7 +353,7 @@ pub fn is_dump_file(name: &str) -> bool {
 }
 
 /// Splits `cpu.X.123.pb.gz` into (`cpu.X.123`, `.pb.gz`) at the known extensions.
-fn split_ext(name: &str) -> (&str, &str) {
+pub(crate) fn split_ext(name: &str) -> (&str, &str) {
     for ext in [".pb.gz", ".txt", ".svg"] {
         if let Some(stem) = name.strip_suffix(ext) {
             return (stem, &name[stem.len()..]);

@@ -159,11 +159,7 @@ pub(crate) fn render(status: Option<&Status>) -> String {
         let _ = writeln!(out, "{name} {v}");
     }
     let gauges = [
-        (
-            "holmes_cores",
-            "Cores that cpu percent refers to.",
-            s.cores,
-        ),
+        ("holmes_cores", "Cores that cpu percent refers to.", s.cores),
         (
             "holmes_memory_limit_bytes",
             "The memory limit that mem and heap percent refer to.",

@@ -133,7 +133,10 @@ impl DebugRouter {
             .route("/debug/pprof/heap", get(heap))
             .route("/debug/pprof/threads", get(threads))
             .route("/debug/pprof/tasks", get(tasks))
-            .route("/debug/holmes", get(|| async { Redirect::permanent("/debug/holmes/") }))
+            .route(
+                "/debug/holmes",
+                get(|| async { Redirect::permanent("/debug/holmes/") }),
+            )
             .route("/debug/holmes/", get(page))
             .route("/debug/holmes/status", get(status))
             .route("/debug/holmes/metrics", get(prometheus))
@@ -326,8 +329,10 @@ fn profile_error(e: ProfileError, retry: Duration) -> Response {
     let status = match e {
         ProfileError::Busy => {
             let mut r = text(StatusCode::TOO_MANY_REQUESTS, format!("holmes: {e}\n"));
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry.as_secs().max(1)));
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry.as_secs().max(1)),
+            );
             return r;
         }
         ProfileError::Unsupported { .. } | ProfileError::NoAllocator => StatusCode::NOT_IMPLEMENTED,
@@ -373,7 +378,11 @@ async fn cpu(State(inner): Shared, RawQuery(q): RawQuery) -> Response {
         (Ok(d), Ok(t)) => (d, t),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    match blocking(d + CAPTURE_DEADLINE, move || crate::on_demand::profile_cpu(d)).await {
+    match blocking(d + CAPTURE_DEADLINE, move || {
+        crate::on_demand::profile_cpu(d)
+    })
+    .await
+    {
         Ok(Ok(p)) => profile_response(p, as_text, "cpu"),
         Ok(Err(e)) => profile_error(e, d),
         Err(r) => r,
@@ -457,7 +466,10 @@ async fn prometheus() -> Response {
     let status = Handle::current().map(|h| h.status());
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         metrics::render(status.as_ref()),
     )
         .into_response()
@@ -484,7 +496,8 @@ async fn page(State(inner): Shared) -> Response {
         Err(r) => return r,
     };
     let status = Handle::current().map(|h| h.status());
-    let html = page::render(status.as_ref(), &list, SystemTime::now());
+    let dir = inner.dump_dir().unwrap_or_default();
+    let html = page::render(&dir, status.as_ref(), &list, SystemTime::now());
     (
         StatusCode::OK,
         [
