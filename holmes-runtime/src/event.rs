@@ -47,6 +47,13 @@ impl DumpKind {
     }
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for DumpKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl fmt::Display for DumpKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -56,7 +63,10 @@ impl fmt::Display for DumpKind {
 /// One dump: why it was taken and what it wrote. Logged at warn level (target
 /// `holmes`) and kept as the rule's last dump in [`crate::Status`]. Its `Display` (the
 /// log line) escapes control characters in the culprit, the error and the file names.
+/// With the feature `serde` it serializes as its fields, written as in
+/// [`crate::Status`]; with the feature `tracing` every dump is also a `tracing` event.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct DumpEvent {
     /// Identifier, unique within the process run.
@@ -76,8 +86,13 @@ pub struct DumpEvent {
     /// The rule's configuration.
     pub rule: Rule,
     /// When the rule fired.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serde_util::time"))]
     pub time: SystemTime,
     /// How long the capture took (the CPU profile's length for CPU dumps).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_util::duration")
+    )]
     pub capture_duration: Duration,
     /// For CPU dumps: the CPU % the process used *during* the capture. Much lower than
     /// `value` means the spike ended before the capture could see it.
@@ -92,6 +107,7 @@ pub struct DumpEvent {
     /// [`crate::profile::culprit`]: usually the function to look at first.
     pub culprit: Option<String>,
     /// The files written.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serde_util::paths"))]
     pub files: Vec<PathBuf>,
     /// Set when the capture or a file write failed (the event is still reported).
     pub error: Option<String>,
@@ -151,6 +167,7 @@ pub(crate) struct Trigger {
 
 /// One row of a text top-N.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopEntry {
     /// Function name.
     pub name: String,
