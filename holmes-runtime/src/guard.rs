@@ -447,11 +447,19 @@ fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<JoinHa
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Held by every unit test that starts holmes, which runs once per process at a
+    /// time (`start()` fails with [`Error::AlreadyRunning`] while another guard lives).
+    pub(crate) fn one_holmes_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        LOCK.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
     #[test]
     fn update_rejects_changes_fixed_at_start() {
+        let _one = one_holmes_at_a_time();
         let guard = Holmes::builder()
             .env_overrides(false)
             .interval(Duration::from_millis(20))

@@ -210,6 +210,7 @@ mod tests {
 
     #[test]
     fn serde_status_of_a_running_holmes() {
+        let _one = crate::guard::tests::one_holmes_at_a_time();
         let dir = tempfile::tempdir().expect("tempdir");
         let guard = Holmes::builder()
             .env_overrides(false)
