@@ -54,6 +54,9 @@
 //! - On demand: [`dump_threads`] and, with the `tokio` feature, `dump_tasks`.
 //! - Shipping dumps elsewhere: [`Reporter`], with [`HttpReporter`], [`PyroscopeReporter`]
 //!   and [`LogReporter`].
+//! - Optional: with the `serde` feature [`Status`] and [`DumpEvent`] implement
+//!   `serde::Serialize`; with `tracing` every dump is also a `tracing` event (target
+//!   `holmes`), besides its `log` line.
 //!
 //! The CPU profile, heap profile and stack captures are Linux-only (x86_64, aarch64);
 //! elsewhere holmes compiles, samples what the platform reports, and says a capture is
