@@ -60,6 +60,9 @@
 //!   `/debug/pprof/profile`, `/debug/pprof/heap`, … and a page at `/debug/holmes/`.
 //! - Shipping dumps elsewhere: [`Reporter`], with [`HttpReporter`], [`PyroscopeReporter`]
 //!   and [`LogReporter`].
+//! - Optional: with the `serde` feature [`Status`] and [`DumpEvent`] implement
+//!   `serde::Serialize`; with `tracing` every dump is also a `tracing` event (target
+//!   `holmes`), besides its `log` line.
 //!
 //! The CPU profile, heap profile and stack captures are Linux-only (x86_64, aarch64);
 //! elsewhere holmes compiles, samples what the platform reports, and says a capture is

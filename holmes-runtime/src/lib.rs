@@ -36,6 +36,8 @@ mod report;
 mod rule;
 #[doc(hidden)]
 pub mod sample;
+#[cfg(feature = "serde")]
+mod serde_util;
 #[doc(hidden)]
 pub mod stack;
 mod state;

@@ -28,15 +28,28 @@ use crate::error::{Error, Result};
 /// let rule = holmes_runtime::Rule::new(10, 25, 80).cooldown(Duration::from_secs(30));
 /// assert_eq!(rule.abs(), 80);
 /// ```
+///
+/// Serialized (feature `serde`) as configured: `{"min": 10, "diff": 25, "abs": 80,
+/// "max": 0, "cooldown": "30s", "sustain": 1, "escalate": null}`, `max` 0 for none and a
+/// `null` cooldown for the builder's.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[must_use]
 pub struct Rule {
     pub(crate) min: u64,
     pub(crate) diff: u64,
     pub(crate) abs: u64,
     pub(crate) max: u64,
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_util::option_duration")
+    )]
     pub(crate) cooldown: Option<Duration>,
     pub(crate) sustain: u32,
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_util::option_duration")
+    )]
     pub(crate) escalate: Option<Duration>,
 }
 
@@ -232,6 +245,13 @@ impl Metric {
     }
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl std::fmt::Display for Metric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -334,6 +354,11 @@ impl Ring {
 
 /// Why a check fired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum FireReason {
     /// The value is above `abs`.
     AboveAbs,

@@ -269,8 +269,14 @@ impl Shared {
     }
 }
 
-/// The state of one rule.
+/// The state of one rule. Serialized (feature `serde`) tagged by `state`, in snake case:
+/// `{"state": "warming_up", "samples": 3, "of": 10}`, `{"state": "armed"}`.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "state", rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum RuleState {
     /// No rule is configured for this metric.
@@ -287,17 +293,20 @@ pub enum RuleState {
     /// Fired recently; quiet until `until`.
     CoolingDown {
         /// End of the cooldown.
+        #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serde_util::time"))]
         until: SystemTime,
     },
     /// Reached its dump limit (per rule or overall); quiet until `until`.
     Throttled {
         /// When the limit allows the next dump.
+        #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serde_util::time"))]
         until: SystemTime,
     },
 }
 
 /// One metric in a [`Status`].
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MetricStatus {
     /// Which metric.
@@ -317,7 +326,16 @@ pub struct MetricStatus {
 }
 
 /// A snapshot of a running holmes, from [`crate::Guard::status`].
+///
+/// With the feature `serde`, it and everything in it implement `serde::Serialize`, for
+/// a status endpoint or a script: times as RFC 3339 UTC strings with milliseconds
+/// (`"2026-11-27T12:50:09.751Z"`), durations as humantime strings (`"20ms"`,
+/// `"1m 30s"`), paths as strings, metrics, dump kinds, fire reasons and stack walkers
+/// as lowercase names (`"cpu"`, `"above_abs"`, `"frame_pointers"`), a [`RuleState`]
+/// tagged by `state` (`{"state": "cooling_down", "until": "…"}`), a [`LimitSource`]
+/// by `kind` (`{"kind": "cgroup", "path": "…"}`).
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Status {
     /// Every metric, in [`Metric::ALL`] order.
@@ -347,6 +365,10 @@ pub struct Status {
     /// What the reporters did (all zero without reporters).
     pub reports: crate::report::ReportStats,
     /// The sampling interval in force.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_util::duration")
+    )]
     pub interval: Duration,
     /// Cores CPU % refers to.
     pub cores: f64,
@@ -357,6 +379,7 @@ pub struct Status {
     /// Where `memory_limit` came from.
     pub memory_source: LimitSource,
     /// Where dumps are written.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serde_util::path"))]
     pub dump_dir: PathBuf,
     /// The stack walker in use: [`StackWalk::FramePointers`](crate::StackWalk) or
     /// [`StackWalk::Dwarf`](crate::StackWalk), chosen at start.

@@ -269,6 +269,8 @@ impl Dumper {
             self.shared.counters.dumps.inc();
         }
         log::warn!(target: "holmes", "{event}");
+        #[cfg(feature = "tracing")]
+        crate::event::trace(&event);
         let retention = self.shared.config().retention;
         match self.writer.enforce_retention(retention) {
             Ok(0) => {}

@@ -25,6 +25,7 @@ use crate::escape::Escaped;
 /// handed to the queue is counted in `submitted`, then ends in exactly one of `dropped`,
 /// `delivered` or `failed`, so `submitted = delivered + failed + dropped + pending`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ReportStats {
     /// Reports handed to the queue, accepted or not.

@@ -38,6 +38,27 @@ impl std::fmt::Display for LimitSource {
     }
 }
 
+/// `{"kind": "cgroup", "path": "/sys/fs/cgroup/memory.max"}`; the other kinds
+/// (`override`, `affinity`, `host`) have no `path`.
+#[cfg(feature = "serde")]
+impl serde::Serialize for LimitSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (kind, path) = match self {
+            LimitSource::Override => ("override", None),
+            LimitSource::Cgroup(p) => ("cgroup", Some(p)),
+            LimitSource::Affinity => ("affinity", None),
+            LimitSource::Host => ("host", None),
+        };
+        let mut st = s.serialize_struct("LimitSource", 1 + usize::from(path.is_some()))?;
+        st.serialize_field("kind", kind)?;
+        if let Some(p) = path {
+            st.serialize_field("path", &p.to_string_lossy())?;
+        }
+        st.end()
+    }
+}
+
 /// Detected limits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {

@@ -461,6 +461,13 @@ impl StackWalk {
     }
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for StackWalk {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl std::fmt::Display for StackWalk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
