@@ -183,12 +183,18 @@ pub fn pprof_traces(file: &Path, extra: &[&str]) -> Vec<(f64, Vec<String>)> {
         if !open || line.trim().is_empty() {
             continue;
         }
+        // A label (`thread:  tokio-rt-worker`, `thread_name:  main`): its key, right
+        // aligned in the value column or longer than it, ends with a colon.
+        if line
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.ends_with(':') && !w.ends_with("::"))
+        {
+            continue;
+        }
         // `%10s   %s`: the value column is blank on every line but a sample's first.
         let (value, frame) = line.split_at(line.len().min(11));
         let value = value.trim();
-        if value.ends_with(':') {
-            continue; // a label (`thread:  tokio-rt-worker`)
-        }
         if !value.is_empty() {
             let n = value
                 .trim_end_matches(|c: char| c.is_ascii_alphabetic())

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -164,7 +164,7 @@ impl Service {
     pub fn dumps(&self, kind: &str, suffix: &str) -> Vec<PathBuf> {
         crate::common::files(&self.dir, &format!("{kind}."), suffix)
             .into_iter()
-            .filter(|p| suffix.ends_with(".base.pb.gz") || !name(p).ends_with(".base.pb.gz"))
+            .filter(|p| suffix.ends_with(".base.pb.gz") || !p.to_string_lossy().ends_with(".base.pb.gz"))
             .collect()
     }
 
