@@ -14,20 +14,10 @@ mod common;
 #[path = "common/service.rs"]
 mod service;
 
-use service::{Service, DUMP_WAIT};
-
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
+use service::{Service, DUMP_WAIT};
 
 /// The same path with another suffix: `x.pb.gz` → `x.txt`.
 fn sibling(p: &Path, from: &str, to: &str) -> PathBuf {

@@ -273,30 +273,27 @@ fn param<'q>(query: Option<&'q str>, key: &str) -> Option<&'q str> {
         .map(|(_, v)| v)
 }
 
-/// `?debug=`: 0 (pprof, the default) or 1 and 2 (text).
-fn debug_text(query: Option<&str>) -> Result<bool, Response> {
+/// `?debug=`: 0 (pprof, the default) or 1 and 2 (text). `Err`: what is accepted.
+fn debug_text(query: Option<&str>) -> Result<bool, String> {
     match param(query, "debug") {
         None | Some("0") => Ok(false),
         Some("1") | Some("2") => Ok(true),
-        Some(v) => Err(bad_request(format_args!(
-            "debug must be 0 (pprof), 1 or 2 (text), not {:?}",
-            v
-        ))),
+        Some(v) => Err(format!("debug must be 0 (pprof), 1 or 2 (text), not {v:?}")),
     }
 }
 
-/// `?seconds=`: a whole number of seconds from 1 to `max` (Go's parameter).
-fn seconds(query: Option<&str>, max: Duration) -> Result<Duration, Response> {
+/// `?seconds=`: a whole number of seconds from 1 to `max` (Go's parameter). `Err`: what
+/// is accepted.
+fn seconds(query: Option<&str>, max: Duration) -> Result<Duration, String> {
     let Some(v) = param(query, "seconds") else {
         return Ok(DEFAULT_PROFILE.min(max));
     };
     match v.parse::<u64>() {
         Ok(s) if s >= 1 && Duration::from_secs(s) <= max => Ok(Duration::from_secs(s)),
-        _ => Err(bad_request(format_args!(
-            "seconds must be a whole number from 1 to {}, not {:?}",
-            max.as_secs(),
-            v
-        ))),
+        _ => Err(format!(
+            "seconds must be a whole number from 1 to {}, not {v:?}",
+            max.as_secs()
+        )),
     }
 }
 
@@ -376,7 +373,7 @@ async fn cpu(State(inner): Shared, RawQuery(q): RawQuery) -> Response {
     let q = q.as_deref();
     let (d, as_text) = match (seconds(q, inner.max_profile), debug_text(q)) {
         (Ok(d), Ok(t)) => (d, t),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(msg), _) | (_, Err(msg)) => return bad_request(msg),
     };
     match blocking(d + CAPTURE_DEADLINE, move || {
         crate::on_demand::profile_cpu(d)
@@ -414,21 +411,21 @@ async fn capture(
 async fn heap(State(inner): Shared, RawQuery(q): RawQuery) -> Response {
     match debug_text(q.as_deref()) {
         Ok(t) => capture(inner, t, "heap", crate::on_demand::profile_heap).await,
-        Err(r) => r,
+        Err(msg) => bad_request(msg),
     }
 }
 
 async fn threads(State(inner): Shared, RawQuery(q): RawQuery) -> Response {
     match debug_text(q.as_deref()) {
         Ok(t) => capture(inner, t, "threads", crate::on_demand::profile_threads).await,
-        Err(r) => r,
+        Err(msg) => bad_request(msg),
     }
 }
 
 async fn tasks(State(inner): Shared, RawQuery(q): RawQuery) -> Response {
     let as_text = match debug_text(q.as_deref()) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(msg) => return bad_request(msg),
     };
     let handle = tokio::runtime::Handle::current();
     capture(inner, as_text, "tasks", move || {

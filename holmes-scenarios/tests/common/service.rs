@@ -1,6 +1,7 @@
 //! The demo service (`examples/http_service.rs`) in a child process, for the tests that
 //! drive it over HTTP: `acceptance.rs` (the Go scenarios) and `debug_endpoint.rs`
-//! (holmes' debug endpoint, on the service's admin listener).
+//! (holmes' debug endpoint, on the service's admin listener). Not every test uses all of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -164,7 +165,9 @@ impl Service {
     pub fn dumps(&self, kind: &str, suffix: &str) -> Vec<PathBuf> {
         crate::common::files(&self.dir, &format!("{kind}."), suffix)
             .into_iter()
-            .filter(|p| suffix.ends_with(".base.pb.gz") || !p.to_string_lossy().ends_with(".base.pb.gz"))
+            .filter(|p| {
+                suffix.ends_with(".base.pb.gz") || !p.to_string_lossy().ends_with(".base.pb.gz")
+            })
             .collect()
     }
 
