@@ -272,8 +272,7 @@ mod tests {
     #[cfg(feature = "tracing")]
     mod trace {
         use std::collections::BTreeMap;
-        use std::sync::{Arc, Mutex, OnceLock};
-        use std::time::Instant;
+        use std::sync::{Arc, Mutex};
 
         use tracing::field::{Field, Visit};
         use tracing::span::{Attributes, Id, Record};
@@ -433,7 +432,7 @@ mod tests {
         #[cfg(target_os = "linux")]
         #[test]
         fn tracing_sees_a_dump_of_a_running_holmes() {
-            static GLOBAL: OnceLock<Capture> = OnceLock::new();
+            static GLOBAL: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
             let capture = GLOBAL.get_or_init(|| {
                 let c = Capture::default();
                 tracing::subscriber::set_global_default(c.clone())
@@ -455,7 +454,7 @@ mod tests {
                 .start()
                 .expect("start");
             let ours = |s: &Seen| matches!(s.fields.get("files"), Some(V::Str(f)) if f.starts_with(&prefix));
-            let t0 = Instant::now();
+            let t0 = std::time::Instant::now();
             let found = loop {
                 if let Some(s) = capture.seen().into_iter().find(ours) {
                     break s;
