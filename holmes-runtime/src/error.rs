@@ -101,8 +101,8 @@ pub enum Error {
     /// its capture failed or no file could be written.
     #[error("the on-demand {kind} dump failed: {reason}")]
     DumpFailed {
-        /// What was asked for.
-        kind: crate::DumpKind,
+        /// What was asked for: [`DumpKind::name`](crate::DumpKind::name).
+        kind: &'static str,
         /// Why (the dump event's error).
         reason: String,
     },

@@ -197,7 +197,7 @@ impl Handle {
         };
         if kind == DumpKind::Heap && !alloc::stats().installed {
             return Err(Error::DumpFailed {
-                kind,
+                kind: kind.name(),
                 reason: crate::ProfileError::NoAllocator.to_string(),
             });
         }
@@ -233,14 +233,14 @@ impl Handle {
             Err(RecvTimeoutError::Disconnected) => return Err(Error::NotRunning),
             Err(RecvTimeoutError::Timeout) => {
                 return Err(Error::DumpFailed {
-                    kind,
+                    kind: kind.name(),
                     reason: format!("no answer from the holmes-dumper thread within {wait:?}"),
                 })
             }
         };
         match &event.error {
             Some(e) if event.files.is_empty() => Err(Error::DumpFailed {
-                kind,
+                kind: kind.name(),
                 reason: e.clone(),
             }),
             _ => Ok(event),

@@ -269,6 +269,44 @@ pub fn profile_tasks(handle: &tokio::runtime::Handle) -> Result<Profile, Profile
     Ok(dump.profile())
 }
 
+impl crate::dump::threads::ThreadDump {
+    /// As a [`Profile`]: pprof (one sample per thread, `threads/count`,
+    /// labels `thread_name` and `thread_state`), text (every thread by name, state and
+    /// stack, grouped by identical stack) and SVG. Symbolizes on the calling thread.
+    pub fn profile(&self) -> Profile {
+        let _unsampled = crate::alloc::ExcludedScope::enter();
+        let mut sym = Symbolizer::new();
+        let p = self.to_profile(&mut sym);
+        let text = self.to_text(&mut sym);
+        Profile::new(
+            crate::DumpKind::Threads,
+            p,
+            Some(text),
+            self.captured_at,
+            self.capture_duration,
+        )
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl crate::dump::tasks::TaskDump {
+    /// As a [`Profile`]: pprof, text (every task's trace, or the
+    /// threads when task dumps are off) and SVG. Symbolizes on the calling thread.
+    pub fn profile(&self) -> Profile {
+        let _unsampled = crate::alloc::ExcludedScope::enter();
+        let mut sym = Symbolizer::new();
+        let p = self.to_profile(&mut sym);
+        let text = self.to_text(&mut sym);
+        Profile::new(
+            crate::DumpKind::Tasks,
+            p,
+            Some(text),
+            self.captured_at,
+            self.capture_duration,
+        )
+    }
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;

@@ -452,22 +452,6 @@ impl TaskDump {
         out
     }
 
-    /// As a [`Profile`](crate::Profile): pprof, text (every task's trace, or the
-    /// threads when task dumps are off) and SVG. Symbolizes on the calling thread.
-    pub fn profile(&self) -> crate::on_demand::Profile {
-        let _unsampled = crate::alloc::ExcludedScope::enter();
-        let mut sym = Symbolizer::new();
-        let p = self.to_profile(&mut sym);
-        let text = self.to_text(&mut sym);
-        crate::on_demand::Profile::new(
-            crate::DumpKind::Tasks,
-            p,
-            Some(text),
-            self.captured_at,
-            self.capture_duration,
-        )
-    }
-
     #[doc(hidden)] // Takes holmes' internal symbolizer: for its own pipeline and tests.
     /// A pprof profile. With task traces: sample type `tasks/count`, one sample per
     /// leaf future a task waits on (a task awaiting several futures at once, e.g. in

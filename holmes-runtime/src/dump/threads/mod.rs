@@ -374,23 +374,6 @@ impl ThreadDump {
         self.threads.iter().filter(|t| t.stack.is_none())
     }
 
-    /// As a [`Profile`](crate::Profile): pprof (one sample per thread, `threads/count`,
-    /// labels `thread_name` and `thread_state`), text (every thread by name, state and
-    /// stack, grouped by identical stack) and SVG. Symbolizes on the calling thread.
-    pub fn profile(&self) -> crate::on_demand::Profile {
-        let _unsampled = crate::alloc::ExcludedScope::enter();
-        let mut sym = Symbolizer::new();
-        let p = self.to_profile(&mut sym);
-        let text = self.to_text(&mut sym);
-        crate::on_demand::Profile::new(
-            crate::DumpKind::Threads,
-            p,
-            Some(text),
-            self.captured_at,
-            self.capture_duration,
-        )
-    }
-
     #[doc(hidden)] // Takes holmes' internal symbolizer: for its own pipeline and tests.
     /// A pprof profile with sample type `threads/count`: one sample per thread,
     /// merged by identical stack and labels (`thread_name`, `thread_state`), so
