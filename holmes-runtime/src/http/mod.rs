@@ -60,6 +60,8 @@ pub const MAX_LISTED: usize = 100;
 const CAPTURE_DEADLINE: Duration = Duration::from_secs(30);
 /// Go's default CPU profile length.
 const DEFAULT_PROFILE: Duration = Duration::from_secs(30);
+/// The shortest `max_profile_duration`.
+const PROFILE_FLOOR: Duration = Duration::from_secs(1);
 
 /// Options of the debug router; [`router`] is `DebugRouter::new().into_router()`.
 ///
@@ -74,11 +76,23 @@ const DEFAULT_PROFILE: Duration = Duration::from_secs(30);
 /// // axum::serve(listener, admin).await
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DebugRouter {
     token: Option<String>,
     max_profile: Duration,
     dump_dir: Option<PathBuf>,
+    env_overrides: bool,
+}
+
+impl std::fmt::Debug for DebugRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DebugRouter")
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("max_profile", &self.max_profile)
+            .field("dump_dir", &self.dump_dir)
+            .field("env_overrides", &self.env_overrides)
+            .finish()
+    }
 }
 
 impl Default for DebugRouter {
@@ -87,9 +101,21 @@ impl Default for DebugRouter {
             token: None,
             max_profile: Duration::from_secs(60),
             dump_dir: None,
+            env_overrides: true,
         }
     }
 }
+
+/// The environment variables [`DebugRouter::into_router`] reads (unless
+/// [`DebugRouter::env_overrides`]`(false)`), applied over the code's options like holmes'
+/// own [`ENV_VARS`](crate::ENV_VARS); a malformed value is logged at warn level and
+/// ignored.
+///
+/// | variable | value |
+/// |---|---|
+/// | `HOLMES_DEBUG_TOKEN` | the token ([`DebugRouter::bearer_token`]) |
+/// | `HOLMES_DEBUG_MAX_PROFILE` | a duration, `1s` to [`bounds::MAX_CPU_PROFILE`](crate::bounds::MAX_CPU_PROFILE) ([`DebugRouter::max_profile_duration`]) |
+pub const ENV_VARS: &[&str] = &["HOLMES_DEBUG_TOKEN", "HOLMES_DEBUG_MAX_PROFILE"];
 
 impl DebugRouter {
     /// No token, CPU profiles of at most 60 s, the running holmes' dump directory.
@@ -105,11 +131,49 @@ impl DebugRouter {
         self
     }
 
-    /// The longest CPU profile `?seconds=` may ask for (default 60 s, at most
-    /// [`bounds::MAX_CPU_PROFILE`](crate::bounds::MAX_CPU_PROFILE); at least 1 s).
+    /// The longest CPU profile `?seconds=` may ask for: default 60 s; from 1 s to
+    /// [`bounds::MAX_CPU_PROFILE`](crate::bounds::MAX_CPU_PROFILE), a value outside is
+    /// brought to the nearest bound (and logged).
     pub fn max_profile_duration(mut self, max: Duration) -> Self {
-        self.max_profile = max.clamp(Duration::from_secs(1), crate::bounds::MAX_CPU_PROFILE);
+        self.max_profile = max;
         self
+    }
+
+    /// Whether [`into_router`](Self::into_router) applies the [`ENV_VARS`] (default
+    /// on).
+    pub fn env_overrides(mut self, on: bool) -> Self {
+        self.env_overrides = on;
+        self
+    }
+
+    /// The options with the [`ENV_VARS`] `var` gives applied, and a warning for each
+    /// malformed one.
+    fn apply_env(mut self, var: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
+        let mut warnings = Vec::new();
+        if let Some(t) = var("HOLMES_DEBUG_TOKEN") {
+            if t.trim().is_empty() {
+                warnings.push("HOLMES_DEBUG_TOKEN is empty; ignored".to_owned());
+            } else {
+                self.token = Some(t);
+            }
+        }
+        if let Some(v) = var("HOLMES_DEBUG_MAX_PROFILE") {
+            match holmes_settings::parse_duration(&v) {
+                Ok(d) if (PROFILE_FLOOR..=crate::bounds::MAX_CPU_PROFILE).contains(&d) => {
+                    self.max_profile = d
+                }
+                Ok(d) => warnings.push(format!(
+                    "HOLMES_DEBUG_MAX_PROFILE={} ignored: {d:?} is outside 1s..={:?}",
+                    crate::escape::Escaped(&v),
+                    crate::bounds::MAX_CPU_PROFILE
+                )),
+                Err(e) => warnings.push(format!(
+                    "HOLMES_DEBUG_MAX_PROFILE ignored: {}",
+                    crate::escape::Escaped(&e)
+                )),
+            }
+        }
+        (self, warnings)
     }
 
     /// The dump directory to list and serve when no holmes runs in the process (by
@@ -121,10 +185,33 @@ impl DebugRouter {
 
     /// The router, its routes under `/debug/pprof/` and `/debug/holmes/`.
     pub fn into_router(self) -> axum::Router {
+        let mut this = self;
+        if this.env_overrides {
+            let (applied, warnings) = this.apply_env(|k| std::env::var(k).ok());
+            for w in warnings {
+                log::warn!(target: "holmes", "{w}");
+            }
+            this = applied;
+        }
+        let max = this
+            .max_profile
+            .clamp(PROFILE_FLOOR, crate::bounds::MAX_CPU_PROFILE);
+        if max != this.max_profile {
+            log::warn!(
+                target: "holmes",
+                "debug router: max_profile_duration {:?} is outside 1s..={:?}; using {max:?}",
+                this.max_profile,
+                crate::bounds::MAX_CPU_PROFILE
+            );
+        }
+        let this = DebugRouter {
+            max_profile: max,
+            ..this
+        };
         let state = Arc::new(Inner {
-            token: self.token,
-            max_profile: self.max_profile,
-            dump_dir: self.dump_dir,
+            token: this.token,
+            max_profile: this.max_profile,
+            dump_dir: this.dump_dir,
             capturing: AtomicBool::new(false),
         });
         axum::Router::new()
@@ -500,6 +587,12 @@ async fn page(State(inner): Shared) -> Response {
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
+            // The page needs its inline style and the flamegraphs of the dump
+            // directory, nothing else: no script, no other origin.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'",
+            ),
         ],
         html,
     )
@@ -568,6 +661,9 @@ async fn download(State(inner): Shared, Path(name): Path<String>) -> Response {
             [
                 (header::CONTENT_TYPE, content_type),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                // A flamegraph opened on its own runs its search script in a sandbox:
+                // an origin of its own, not the endpoint's.
+                (header::CONTENT_SECURITY_POLICY, "sandbox allow-scripts"),
             ],
             bytes,
         )
@@ -580,5 +676,76 @@ async fn download(State(inner): Shared, Path(name): Path<String>) -> Response {
         ),
         Ok(None) => not_found(),
         Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_environment_overrides_the_code_and_bad_values_are_ignored() {
+        let (r, w) = DebugRouter::new().bearer_token("code").apply_env(env(&[
+            ("HOLMES_DEBUG_TOKEN", "ops"),
+            ("HOLMES_DEBUG_MAX_PROFILE", "2m"),
+        ]));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(r.token.as_deref(), Some("ops"));
+        assert_eq!(r.max_profile, Duration::from_secs(120));
+        let (r, w) = DebugRouter::new().bearer_token("code").apply_env(env(&[
+            ("HOLMES_DEBUG_TOKEN", " "),
+            ("HOLMES_DEBUG_MAX_PROFILE", "forever"),
+        ]));
+        assert_eq!(r.token.as_deref(), Some("code"));
+        assert_eq!(r.max_profile, Duration::from_secs(60));
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[1].contains("HOLMES_DEBUG_MAX_PROFILE"), "{w:?}");
+        let (r, w) = DebugRouter::new().apply_env(env(&[("HOLMES_DEBUG_MAX_PROFILE", "500ms")]));
+        assert_eq!(r.max_profile, Duration::from_secs(60));
+        assert!(w[0].contains("outside"), "{w:?}");
+    }
+
+    #[test]
+    fn tokens_are_checked_as_bearer_or_basic_password() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+            m
+        };
+        assert!(authorized(&h("Bearer t0ken"), "t0ken"));
+        assert!(authorized(&h("bearer  t0ken "), "t0ken"));
+        assert!(!authorized(&h("Bearer t0ke"), "t0ken"));
+        assert!(!authorized(&h("Bearer t0kenn"), "t0ken"));
+        assert!(!authorized(&HeaderMap::new(), "t0ken"));
+        // base64("any:t0ken"), base64("t0ken") (no colon), base64(":t0ken").
+        assert!(authorized(&h("Basic YW55OnQwa2Vu"), "t0ken"));
+        assert!(!authorized(&h("Basic dDBrZW4="), "t0ken"));
+        assert!(authorized(&h("Basic OnQwa2Vu"), "t0ken"));
+        assert!(!authorized(&h("Basic !!!"), "t0ken"));
+        assert!(!authorized(&h("Digest t0ken"), "t0ken"));
+    }
+
+    #[test]
+    fn query_values_are_checked() {
+        let max = Duration::from_secs(60);
+        assert_eq!(seconds(None, max), Ok(DEFAULT_PROFILE));
+        assert_eq!(
+            seconds(Some("seconds=5&gc=1"), max),
+            Ok(Duration::from_secs(5))
+        );
+        assert!(seconds(Some("seconds=61"), max).is_err());
+        assert!(seconds(Some("seconds=0"), max).is_err());
+        assert!(seconds(Some("seconds=1.5"), max).is_err());
+        assert_eq!(debug_text(Some("debug=2")), Ok(true));
+        assert_eq!(debug_text(Some("gc=1")), Ok(false));
+        assert!(debug_text(Some("debug")).is_err());
     }
 }
