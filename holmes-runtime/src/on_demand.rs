@@ -269,21 +269,29 @@ pub fn profile_tasks(handle: &tokio::runtime::Handle) -> Result<Profile, Profile
     Ok(dump.profile())
 }
 
+/// A thread or task capture as a [`Profile`]: `render` builds its pprof and its text
+/// with one symbolizer, on the calling thread, unsampled by the heap profiler.
+fn symbolized(
+    kind: DumpKind,
+    taken_at: SystemTime,
+    duration: Duration,
+    render: impl FnOnce(&mut Symbolizer) -> (pprof::Profile, String),
+) -> Profile {
+    let _unsampled = crate::alloc::ExcludedScope::enter();
+    let (p, text) = render(&mut Symbolizer::new());
+    Profile::new(kind, p, Some(text), taken_at, duration)
+}
+
 impl crate::dump::threads::ThreadDump {
     /// As a [`Profile`]: pprof (one sample per thread, `threads/count`,
     /// labels `thread_name` and `thread_state`), text (every thread by name, state and
     /// stack, grouped by identical stack) and SVG. Symbolizes on the calling thread.
     pub fn profile(&self) -> Profile {
-        let _unsampled = crate::alloc::ExcludedScope::enter();
-        let mut sym = Symbolizer::new();
-        let p = self.to_profile(&mut sym);
-        let text = self.to_text(&mut sym);
-        Profile::new(
-            crate::DumpKind::Threads,
-            p,
-            Some(text),
+        symbolized(
+            DumpKind::Threads,
             self.captured_at,
             self.capture_duration,
+            |sym| (self.to_profile(sym), self.to_text(sym)),
         )
     }
 }
@@ -293,16 +301,11 @@ impl crate::dump::tasks::TaskDump {
     /// As a [`Profile`]: pprof, text (every task's trace, or the
     /// threads when task dumps are off) and SVG. Symbolizes on the calling thread.
     pub fn profile(&self) -> Profile {
-        let _unsampled = crate::alloc::ExcludedScope::enter();
-        let mut sym = Symbolizer::new();
-        let p = self.to_profile(&mut sym);
-        let text = self.to_text(&mut sym);
-        Profile::new(
-            crate::DumpKind::Tasks,
-            p,
-            Some(text),
+        symbolized(
+            DumpKind::Tasks,
             self.captured_at,
             self.capture_duration,
+            |sym| (self.to_profile(sym), self.to_text(sym)),
         )
     }
 }

@@ -532,7 +532,11 @@ async fn status() -> Response {
     let Some(h) = Handle::current() else {
         return not_running();
     };
-    match serde_json::to_vec_pretty(&h.status()) {
+    json(&h.status())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_vec_pretty(value) {
         Ok(body) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
@@ -541,7 +545,7 @@ async fn status() -> Response {
             .into_response(),
         Err(e) => text(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("holmes: cannot encode the status: {e}\n"),
+            format!("holmes: cannot encode the answer: {e}\n"),
         ),
     }
 }
@@ -625,18 +629,7 @@ async fn list_dumps(State(inner): Shared) -> Response {
             })
         })
         .collect();
-    match serde_json::to_vec_pretty(&entries) {
-        Ok(body) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response(),
-        Err(e) => text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("holmes: cannot encode the list: {e}\n"),
-        ),
-    }
+    json(&entries)
 }
 
 async fn download(State(inner): Shared, Path(name): Path<String>) -> Response {
