@@ -1,4 +1,4 @@
-//! Starting and stopping holmes: the `holmes-sampler` thread and the [`Guard`].
+//! Starting and stopping holmes: the `holmes-sampler` thread, the [`Guard`] and its [`Handle`].
 //!
 //! Lifecycle (sentry's transport thread is the model): `start()` validates, prepares the
 //! dump directory, detects limits and spawns two named threads. The sampler ticks every

@@ -502,34 +502,33 @@ fn svg_title(e: &DumpEvent) -> String {
 }
 
 fn text_header(e: &DumpEvent) -> String {
-    let mut h = if e.reason == crate::rule::FireReason::OnDemand {
-        format!(
-            "holmes {} dump #{} at {}\nreason: on demand\ncurrent {}: {:.2}, average: {:.2}, previous: {:?}\n",
-            e.kind,
-            e.id,
-            humantime::format_rfc3339_millis(e.time),
-            e.metric,
-            e.value,
-            e.average,
-            e.ring.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>(),
-        )
+    // An on-demand dump has no rule that fired.
+    let rule = if e.reason == crate::rule::FireReason::OnDemand {
+        String::new()
     } else {
         format!(
-        "holmes {} dump #{} at {}\nrule: {} (min {}, diff {}, abs {}{})\nreason: {}\ncurrent: {:.2}, average: {:.2}, previous: {:?}\n",
+            "rule: {} (min {}, diff {}, abs {}{})\n",
+            e.metric,
+            e.rule.min,
+            e.rule.diff,
+            e.rule.abs,
+            if e.rule.max != 0 {
+                format!(", max {}", e.rule.max)
+            } else {
+                String::new()
+            },
+        )
+    };
+    let mut h = format!(
+        "holmes {} dump #{} at {}\n{rule}reason: {}\ncurrent: {:.2}, average: {:.2}, previous: {:?}\n",
         e.kind,
         e.id,
         humantime::format_rfc3339_millis(e.time),
-        e.metric,
-        e.rule.min,
-        e.rule.diff,
-        e.rule.abs,
-        if e.rule.max != 0 { format!(", max {}", e.rule.max) } else { String::new() },
         e.reason,
         e.value,
         e.average,
         e.ring.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>(),
-    )
-    };
+    );
     if let Some(c) = &e.culprit {
         h.push_str(&format!(
             "culprit: {c} (innermost frame of the heaviest stack in the program's own code: not std, dependencies, system libraries or holmes)\n"
