@@ -698,6 +698,48 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    // An operator's CPU profile holds the process's profiler: a CPU dump waits for it
+    // and is taken after, not lost.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_cpu_dump_waits_for_an_on_demand_profile_to_end() {
+        let _serial = test_lock();
+        let dir = std::env::temp_dir().join(format!("holmes-cpu-wait-{}", std::process::id()));
+        let guard = Holmes::builder()
+            .env_overrides(false)
+            .interval(Duration::from_millis(20))
+            .cpu_profile_duration(Duration::from_millis(200))
+            .dump_dir(&dir)
+            .cpu(crate::Rule::new(10, 25, 80))
+            .start()
+            .expect("start");
+        let operator = std::thread::spawn(|| {
+            let give_up = Instant::now() + Duration::from_secs(60);
+            loop {
+                match crate::profile_cpu(Duration::from_millis(800)) {
+                    Err(crate::ProfileError::Busy) if Instant::now() < give_up => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    r => return r,
+                }
+            }
+        });
+        while !crate::dump::cpu::capturing() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let event = guard
+            .dump_now(DumpKind::Cpu)
+            .expect("the CPU dump, taken after");
+        assert!(event.error.is_none(), "{event}");
+        assert!(!event.files.is_empty(), "{event}");
+        operator
+            .join()
+            .expect("join")
+            .expect("the operator's profile, unharmed");
+        drop(guard);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn update_rejects_changes_fixed_at_start() {
         let _serial = test_lock();

@@ -8,6 +8,8 @@
 //! - They work with or without a running holmes. CPU profiling is process-wide: one
 //!   CPU capture runs at a time in the process, holmes' own or an on-demand one, and a
 //!   second one gets [`ProfileError::Busy`] at once; it never disturbs the running one.
+//!   A rule's CPU dump that fires meanwhile waits for the profile to end (at most
+//!   [`CPU_BUSY_WAIT`](crate::dump::CPU_BUSY_WAIT)), then captures.
 //! - They block the calling thread: for the profile's duration (CPU), then while the
 //!   stacks are symbolized (every kind). From async code call them on a blocking
 //!   thread (`tokio::task::spawn_blocking`).

@@ -52,6 +52,9 @@ pub(crate) enum Job {
     },
 }
 
+/// The longest a CPU dump waits for another CPU capture (an on-demand profile) to end.
+pub const CPU_BUSY_WAIT: Duration = Duration::from_secs(120);
+
 /// How long the dumper keeps the symbolizer's tables after a dump (see
 /// [`Symbolizer::release`]): long enough for the next dump of a burst, short enough
 /// that between incidents symbolization holds no memory.
@@ -289,14 +292,38 @@ impl Dumper {
         event
     }
 
+    /// A CPU capture of `duration`. While another CPU capture holds the process's
+    /// profiler (an operator's on-demand profile), waits for it, at most
+    /// [`CPU_BUSY_WAIT`] and never past shutdown: the rule's dump comes late rather than
+    /// not at all.
+    #[cfg(target_os = "linux")]
+    fn capture_cpu(&mut self, duration: Duration) -> Result<cpu::CpuCapture, String> {
+        let give_up = std::time::Instant::now() + CPU_BUSY_WAIT;
+        let mut said = false;
+        loop {
+            match cpu::capture(duration, &self.shutdown, &mut self.sym) {
+                Err(cpu::CpuError::Busy) if std::time::Instant::now() < give_up => {
+                    if !said {
+                        log::info!(target: "holmes", "CPU dump: another CPU profile holds the process's profiler; waiting for it (at most {CPU_BUSY_WAIT:?})");
+                        said = true;
+                    }
+                    match self.shutdown.recv_timeout(Duration::from_millis(50)) {
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                        _ => return Err("holmes stopped while another CPU profile ran".into()),
+                    }
+                }
+                r => return r.map_err(|e| e.to_string()),
+            }
+        }
+    }
+
     fn capture(&mut self, kind: DumpKind) -> Result<Captured, String> {
         match kind {
             DumpKind::Cpu => {
                 #[cfg(target_os = "linux")]
                 {
                     let duration = self.shared.config().cpu_profile_duration;
-                    let c = cpu::capture(duration, &self.shutdown, &mut self.sym)
-                        .map_err(|e| e.to_string())?;
+                    let c = self.capture_cpu(duration)?;
                     if let Some(t) = c.host_took_over {
                         self.shared.counters.signal_takeovers.inc();
                         log::warn!(target: "holmes", "CPU profile: during the capture {t}; holmes left it in place and keeps the samples taken before");
