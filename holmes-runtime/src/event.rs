@@ -35,6 +35,18 @@ impl DumpKind {
         }
     }
 
+    /// The metric whose value an on-demand dump of this kind records (the heap rule's
+    /// for a heap dump).
+    pub(crate) const fn metric(self) -> Metric {
+        match self {
+            DumpKind::Cpu => Metric::Cpu,
+            DumpKind::Heap => Metric::Heap,
+            DumpKind::Threads => Metric::Threads,
+            #[cfg(feature = "tokio")]
+            DumpKind::Tasks => Metric::Tasks,
+        }
+    }
+
     /// The dump a rule on `metric` takes.
     pub const fn for_metric(metric: Metric) -> DumpKind {
         match metric {

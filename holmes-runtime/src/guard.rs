@@ -188,13 +188,7 @@ impl Handle {
     /// after the guard was dropped, [`Error::DumpFailed`] when the capture failed or no
     /// file was written.
     pub fn dump_now(&self, kind: DumpKind) -> Result<DumpEvent> {
-        let metric = match kind {
-            DumpKind::Cpu => Metric::Cpu,
-            DumpKind::Heap => Metric::Heap,
-            DumpKind::Threads => Metric::Threads,
-            #[cfg(feature = "tokio")]
-            DumpKind::Tasks => Metric::Tasks,
-        };
+        let metric = kind.metric();
         if kind == DumpKind::Heap && !alloc::stats().installed {
             return Err(Error::DumpFailed {
                 kind: kind.name(),

@@ -88,14 +88,8 @@ impl Report {
         capture_duration: Duration,
         files: Vec<(PathBuf, Vec<u8>)>,
     ) -> Report {
-        use crate::rule::{FireReason, Metric};
-        let metric = match kind {
-            DumpKind::Cpu => Metric::Cpu,
-            DumpKind::Heap => Metric::Heap,
-            DumpKind::Threads => Metric::Threads,
-            #[cfg(feature = "tokio")]
-            DumpKind::Tasks => Metric::Tasks,
-        };
+        use crate::rule::FireReason;
+        let metric = kind.metric();
         let files: Vec<ReportFile> = files
             .into_iter()
             .map(|(path, bytes)| ReportFile::new(path, bytes))
