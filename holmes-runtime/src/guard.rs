@@ -708,15 +708,7 @@ mod tests {
             .start()
             .expect("start");
         let operator = std::thread::spawn(|| {
-            let give_up = Instant::now() + Duration::from_secs(60);
-            loop {
-                match crate::profile_cpu(Duration::from_millis(800)) {
-                    Err(crate::ProfileError::Busy) if Instant::now() < give_up => {
-                        std::thread::sleep(Duration::from_millis(20))
-                    }
-                    r => return r,
-                }
-            }
+            crate::on_demand::tests::profile_cpu_when_free(Duration::from_millis(800))
         });
         while !crate::dump::cpu::capturing() {
             std::thread::sleep(Duration::from_millis(1));

@@ -313,7 +313,7 @@ impl crate::dump::tasks::TaskDump {
 }
 
 #[cfg(all(test, target_os = "linux"))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[inline(never)]
@@ -351,7 +351,7 @@ mod tests {
     }
 
     /// [`profile_cpu`], waiting while another test of this binary captures.
-    fn profile_cpu_when_free(d: Duration) -> Result<Profile, ProfileError> {
+    pub(crate) fn profile_cpu_when_free(d: Duration) -> Result<Profile, ProfileError> {
         let give_up = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             match profile_cpu(d) {
