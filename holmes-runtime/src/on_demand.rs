@@ -167,11 +167,6 @@ impl Profile {
             humantime::format_rfc3339_seconds(self.taken_at)
         )
     }
-
-    #[doc(hidden)] // The pprof message itself: for holmes' own tests.
-    pub fn pprof(&self) -> &pprof::Profile {
-        &self.profile
-    }
 }
 
 /// Profiles the CPU of the whole process for `duration` (99 Hz `SIGPROF` sampling).

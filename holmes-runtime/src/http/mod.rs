@@ -204,13 +204,9 @@ impl DebugRouter {
                 crate::bounds::MAX_CPU_PROFILE
             );
         }
-        let this = DebugRouter {
-            max_profile: max,
-            ..this
-        };
         let state = Arc::new(Inner {
             token: this.token,
-            max_profile: this.max_profile,
+            max_profile: max,
             dump_dir: this.dump_dir,
             capturing: AtomicBool::new(false),
         });
@@ -563,9 +559,9 @@ async fn prometheus() -> Response {
         .into_response()
 }
 
-/// Lists the dump directory on a blocking thread.
-async fn listed(inner: &Inner) -> Result<Vec<dumps::DumpEntry>, Response> {
-    let Some(dir) = inner.dump_dir() else {
+/// Lists the dump directory on a blocking thread (none: nothing to list).
+async fn listed(dir: Option<PathBuf>) -> Result<Vec<dumps::DumpEntry>, Response> {
+    let Some(dir) = dir else {
         return Ok(Vec::new());
     };
     match blocking(CAPTURE_DEADLINE, move || dumps::list(&dir, MAX_LISTED)).await? {
@@ -579,13 +575,18 @@ async fn listed(inner: &Inner) -> Result<Vec<dumps::DumpEntry>, Response> {
 }
 
 async fn page(State(inner): Shared) -> Response {
-    let list = match listed(&inner).await {
+    let dir = inner.dump_dir();
+    let list = match listed(dir.clone()).await {
         Ok(l) => l,
         Err(r) => return r,
     };
     let status = Handle::current().map(|h| h.status());
-    let dir = inner.dump_dir().unwrap_or_default();
-    let html = page::render(&dir, status.as_ref(), &list, SystemTime::now());
+    let html = page::render(
+        &dir.unwrap_or_default(),
+        status.as_ref(),
+        &list,
+        SystemTime::now(),
+    );
     (
         StatusCode::OK,
         [
@@ -604,7 +605,7 @@ async fn page(State(inner): Shared) -> Response {
 }
 
 async fn list_dumps(State(inner): Shared) -> Response {
-    let list = match listed(&inner).await {
+    let list = match listed(inner.dump_dir()).await {
         Ok(l) => l,
         Err(r) => return r,
     };
